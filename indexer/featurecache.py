@@ -1,0 +1,72 @@
+"""Per-video results of the expensive stage (decode + backbone), cached on disk.
+
+An entry is keyed by the video's content hash under a directory named for everything that
+changes the result (sampling settings, backbone, weights digest). An interrupted run restarts
+where it stopped, a renamed or moved file is not decoded again, and shards of a distributed run
+share one cache on a common volume. Entries are written atomically: the ``.npz`` (written last)
+marks a complete entry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .framestore import write_segment
+
+_CHUNK = 1 << 20
+
+
+def content_hash(path: Path) -> str:
+    """A digest of the file's size and its first, middle and last MiB (whole file when small)."""
+    size = path.stat().st_size
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(size).encode())
+    with open(path, "rb") as f:
+        if size <= 3 * _CHUNK:
+            h.update(f.read())
+        else:
+            for offset in (0, size // 2 - _CHUNK // 2, size - _CHUNK):
+                f.seek(offset)
+                h.update(f.read(_CHUNK))
+    return h.hexdigest()
+
+
+@dataclass
+class CachedVideo:
+    content_hash: str
+    times: np.ndarray
+    features: np.ndarray
+    thumbs_path: Path
+    info: dict
+
+
+class FeatureCache:
+    def __init__(self, root: Path, key: str):
+        self.dir = Path(root) / key
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _paths(self, digest: str) -> tuple[Path, Path]:
+        return self.dir / f"{digest}.npz", self.dir / f"{digest}.thumbs.npy"
+
+    def has(self, digest: str) -> bool:
+        meta, thumbs = self._paths(digest)
+        return meta.is_file() and thumbs.is_file()
+
+    def put(self, digest: str, times: np.ndarray, features: np.ndarray, thumbs: np.ndarray, info: dict) -> None:
+        meta, thumbs_path = self._paths(digest)
+        write_segment(thumbs_path, thumbs)
+        tmp = meta.with_name(meta.name + f".tmp{os.getpid()}.npz")
+        np.savez(tmp, times=times.astype(np.float64), features=features.astype(np.float32),
+                 info=np.frombuffer(json.dumps(info).encode(), np.uint8))
+        os.replace(tmp, meta)
+
+    def get(self, digest: str) -> CachedVideo:
+        meta, thumbs_path = self._paths(digest)
+        with np.load(meta) as z:
+            return CachedVideo(digest, z["times"], z["features"], thumbs_path,
+                               json.loads(z["info"].tobytes().decode()))

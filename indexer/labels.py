@@ -1,0 +1,57 @@
+"""Frame labels from a CSV ``video_id,time_s,label``, attached to the nearest sampled frame."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .errors import VidatlasError
+
+HEADER = ["video_id", "time_s", "label"]
+
+
+def parse_labels(text: str, source: str = "labels") -> list[dict]:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or [c.strip() for c in rows[0]] != HEADER:
+        raise VidatlasError(f"{source}: the first line must be the header {','.join(HEADER)}")
+    out = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != 3:
+            raise VidatlasError(f"{source}:{line}: expected 3 columns, got {len(row)}")
+        vid, t, label = (c.strip() for c in row)
+        try:
+            time_s = float(t)
+        except ValueError:
+            raise VidatlasError(f"{source}:{line}: time_s {t!r} is not a number") from None
+        if not vid or not label or not np.isfinite(time_s) or time_s < 0:
+            raise VidatlasError(f"{source}:{line}: needs a video id, a time >= 0 and a label")
+        out.append({"video_id": vid, "time_s": time_s, "label": label})
+    return out
+
+
+def read_labels(path: Path) -> list[dict]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise VidatlasError(f"cannot read labels {path}: {exc.strerror}") from None
+    return parse_labels(text, str(path))
+
+
+def attach(labels: list[dict], videos: list[dict], offsets: np.ndarray, frame_time: np.ndarray
+           ) -> tuple[list[dict], list[str]]:
+    """Give each label the row of its video's nearest frame; unknown videos become warnings."""
+    by_id = {v["id"]: i for i, v in enumerate(videos)}
+    attached, warnings = [], []
+    for row in labels:
+        i = by_id.get(row["video_id"])
+        if i is None:
+            warnings.append(f"label for unknown video {row['video_id']!r} ignored")
+            continue
+        a, b = int(offsets[i]), int(offsets[i + 1])
+        frame = a + int(np.abs(frame_time[a:b] - row["time_s"]).argmin())
+        attached.append({**row, "frame": frame})
+    return attached, warnings

@@ -1,0 +1,138 @@
+"""Typed settings for indexing. One object, environment overrides, no long keyword lists.
+
+Every field can be set from the environment as ``VIDATLAS_<SECTION>_<FIELD>`` (for example
+``VIDATLAS_SAMPLING_FPS=0.5``); the Helm chart maps its values onto these names.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import VidatlasError
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How frames are taken out of a video."""
+
+    fps: float = 1.0
+    """Target sampling rate in frames per second of presentation time."""
+    thumb_width: int = 224
+    thumb_height: int = 126
+    """Every sampled frame is fitted (aspect kept, letterboxed) into this box."""
+    max_pixels: int = 8192 * 4352
+    """Larger declared frame sizes are refused before decoding (decompression bombs)."""
+    max_duration_s: float = 6 * 3600.0
+    """Decoding stops at this presentation time; the rest of the video is ignored."""
+    decode_threads: int = 0
+    """Decoder threads; 0 lets FFmpeg choose."""
+    keyframes: str = "auto"
+    """'auto': decode only keyframes when they are at least as dense as the sampling rate;
+    'always' / 'never' force the choice."""
+
+    def validate(self) -> None:
+        if not 0 < self.fps <= 60:
+            raise VidatlasError(f"sampling fps must be in (0, 60], got {self.fps}")
+        if self.thumb_width < 32 or self.thumb_height < 32:
+            raise VidatlasError("thumbnails must be at least 32x32 pixels")
+        if self.keyframes not in ("auto", "always", "never"):
+            raise VidatlasError("keyframes must be one of auto, always, never")
+
+
+@dataclass(frozen=True)
+class BackboneSettings:
+    """The pretrained feature extractor."""
+
+    name: str = "efficientnet_lite0"
+    """Any timm model name."""
+    weights: str = ""
+    """A local weights file; empty means the packaged weights for efficientnet_lite0, or the
+    timm hub for other models (needs network)."""
+    batch_size: int = 32
+    threads: int = 0
+    """Torch intra-op threads; 0 keeps torch's default (one per core)."""
+    device: str = "auto"
+    """'auto' picks CUDA when present, else CPU."""
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """PCA, the 2-D autoencoder, its training and the fingerprints."""
+
+    pca_dim: int = 256
+    code_std: float = 0.3
+    """Target standard deviation of the 2-D code (the seed's activity regulariser)."""
+    activity_weight: float = 1.0
+    triplet_weight: float = 0.2
+    """Weight of the log-ratio triplet loss on random triplets."""
+    epochs: int = 40
+    min_steps: int = 600
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    seed: int = 0
+    stretch: bool = True
+    """Percentile stretch so the codes fill the unit disk."""
+    fingerprint_len: int = 32
+    """Points in a video's resampled path."""
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    backbone: BackboneSettings = field(default_factory=BackboneSettings)
+    map: MapSettings = field(default_factory=MapSettings)
+    progress: bool = True
+
+    def validate(self) -> None:
+        self.sampling.validate()
+        if self.map.pca_dim < 2:
+            raise VidatlasError("pca_dim must be at least 2")
+        if self.backbone.batch_size < 1:
+            raise VidatlasError("batch size must be positive")
+
+    def extraction_key(self, weights_digest: str) -> str:
+        """A short digest of everything that changes a video's cached frames and features."""
+        blob = json.dumps(
+            {"sampling": dataclasses.asdict(self.sampling) | {"decode_threads": None},
+             "backbone": self.backbone.name, "weights": weights_digest},
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _coerce(value: str, kind: type):
+    if kind is bool:
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return kind(value)
+
+
+def from_env(settings: IndexSettings | None = None, environ=None) -> IndexSettings:
+    """Apply ``VIDATLAS_<SECTION>_<FIELD>`` overrides from the environment."""
+    environ = os.environ if environ is None else environ
+    settings = settings or IndexSettings()
+    sections = {}
+    for section in dataclasses.fields(settings):
+        value = getattr(settings, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        changes = {}
+        for f in dataclasses.fields(value):
+            key = f"VIDATLAS_{section.name}_{f.name}".upper()
+            if key in environ:
+                kind = type(getattr(value, f.name))
+                try:
+                    changes[f.name] = _coerce(environ[key], kind)
+                except ValueError as exc:
+                    raise VidatlasError(f"{key}={environ[key]!r}: {exc}") from None
+        if changes:
+            sections[section.name] = dataclasses.replace(value, **changes)
+    return dataclasses.replace(settings, **sections) if sections else settings
+
+
+def ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,1 @@
+"""vidatlas service: bundle loading, search, the gRPC server and the command-line client."""
