@@ -80,13 +80,13 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 12, codec
                 stream = container.add_stream(codec, rate=rate)
                 stream.height, stream.width = rgb.shape[:2]
                 stream.pix_fmt = "yuv420p"
-                stream.time_base = Fraction(1, 1000) / rate * rate.denominator if durations else 1 / rate
+                stream.time_base = stream.codec_context.time_base = Fraction(1, 1000) if durations else 1 / rate
                 stream.options = {"preset": "ultrafast", **(options or {})} if codec == "libx264" else (options or {})
                 if rotation:
                     stream.set_display_rotation(rotation)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = pts
-            pts += int(round(next(durations) * 1000 / rate)) if durations else 1
+            pts += int(round(next(durations) * 1000 / float(rate))) if durations else 1
             for packet in stream.encode(frame):
                 container.mux(packet)
         if stream is not None:

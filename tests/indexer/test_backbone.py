@@ -1,0 +1,76 @@
+"""The packaged efficientnet_lite0 weights, mapped onto timm's model, classify real photos."""
+import numpy as np
+import pytest
+import torch
+
+from indexer.backbone import Backbone, create_model, map_state_dict_in_order, packaged_weights_path
+from indexer.decode import fit_size, letterbox
+from indexer.errors import VidatlasError
+from indexer.samples import photo
+from indexer.settings import BackboneSettings
+
+CATS = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat (ImageNet-1k)
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return Backbone(BackboneSettings(batch_size=4))
+
+
+def _thumb(img, w=224, h=126):
+    import av
+    fw, fh = fit_size(img.shape[1], img.shape[0], w, h)
+    small = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(width=fw, height=fh, format="rgb24",
+                                                                      interpolation="AREA").to_ndarray()
+    return letterbox(small, w, h)
+
+
+def test_packaged_weights_classify_the_cat(backbone):
+    probs = backbone.classify(_thumb(photo("chelsea"))[None])[0]
+    assert int(probs.argmax()) in CATS
+    assert probs[list(CATS)].sum() > 0.8
+
+
+def test_packaged_weights_classify_the_coffee(backbone):
+    probs = backbone.classify(_thumb(photo("coffee"))[None])[0]
+    assert int(probs.argmax()) in (967, 968)  # espresso, cup
+    assert probs[[967, 968]].sum() > 0.7
+
+
+def test_features_are_batched_consistently(backbone):
+    thumbs = np.stack([_thumb(photo(n)) for n in ("chelsea", "coffee", "rocket", "astronaut", "coins")])
+    together = backbone.features(thumbs)  # batches of 4 + 1
+    alone = np.concatenate([backbone.features(t[None]) for t in thumbs])
+    assert together.shape == (5, 1280)
+    np.testing.assert_allclose(together, alone, rtol=1e-3, atol=1e-3)
+    cos = together @ together.T / np.outer(np.linalg.norm(together, axis=1), np.linalg.norm(together, axis=1))
+    assert cos[0, 1:].max() < 0.95  # different photos, different features
+
+
+def test_other_timm_models_load_a_local_weights_file(tmp_path):
+    import timm
+    model = timm.create_model("resnet18", pretrained=False, num_classes=10)
+    torch.save(model.state_dict(), tmp_path / "r18.pth")
+    with pytest.raises(VidatlasError, match="does not fit"):
+        create_model("resnet18", str(tmp_path / "r18.pth"))  # 10 classes vs 1000
+    model = timm.create_model("resnet18", pretrained=False)
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "ok.pth")
+    loaded, digest = create_model("resnet18", str(tmp_path / "ok.pth"))
+    assert len(digest) == 64
+    b = Backbone(BackboneSettings(name="resnet18", weights=str(tmp_path / "ok.pth")))
+    assert b.features(np.zeros((2, 64, 96, 3), np.uint8)).shape == (2, 512)
+
+
+def test_missing_weights_file_is_a_clear_error(tmp_path):
+    with pytest.raises(VidatlasError, match="not found"):
+        create_model("resnet18", str(tmp_path / "nope.pth"))
+    with pytest.raises(VidatlasError, match="unknown timm model"):
+        create_model("no_such_model_xyz")
+
+
+def test_in_order_mapping_checks_shapes():
+    src = {"a": torch.zeros(2, 3), "b": torch.zeros(4)}
+    assert list(map_state_dict_in_order(src, {"x": torch.ones(2, 3), "y": torch.ones(4)})) == ["x", "y"]
+    with pytest.raises(VidatlasError):
+        map_state_dict_in_order(src, {"x": torch.ones(3, 2), "y": torch.ones(4)})
+    assert packaged_weights_path("efficientnet_lite0").is_file()

