@@ -95,7 +95,7 @@ def train_autoencoder(
             for k, v in (("loss", loss), ("recon", l_recon), ("activity", l_act), ("triplet", l_tri)):
                 history[k].append(float(v.detach()))
             if on_step:
-                on_step(step + 1, steps, float(loss))
+                on_step(step + 1, steps, history["loss"][-1])
     model.eval()
     return model, {"steps": steps, "batch": batch, "final": {k: v[-1] for k, v in history.items()}}
 

@@ -399,7 +399,7 @@ def add(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] | N
         report.warnings.append(f"{skipped} videos already in the bundle unchanged, skipped")
     vids, times, feats, thumbs = _load(extractor.cache, new, settings.sampling.fps)
     with stage(report, "embed"):
-        parts = [old.model.embed(f) for f in feats]
+        parts = [old.content.model.embed(f) for f in feats]
     c = old.content
     off = c.offsets
     rows = {}  # id -> (record, times, reduced, codes, errors, thumbs)
@@ -420,7 +420,7 @@ def add(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] | N
     manifest["failures"] = []
     manifest["base_version"] = old.version
     content = _assemble(list(cols[0]), list(cols[1]), np.concatenate(cols[2]), np.concatenate(cols[3]),
-                        np.concatenate(cols[4]), list(cols[5]), old.model, settings,
+                        np.concatenate(cols[4]), list(cols[5]), old.content.model, settings,
                         [{k: lb[k] for k in ("video_id", "time_s", "label")} for lb in labels], manifest, report)
     with stage(report, "write"):
         report.bundle = str(write_bundle(atlas, content))

