@@ -113,8 +113,7 @@ class Backbone:
 
     def __init__(self, settings: BackboneSettings):
         self.settings = settings
-        if settings.threads:
-            torch.set_num_threads(settings.threads)
+        torch.set_num_threads(settings.threads or max(1, available_cores() // 2))
         self.device = torch.device(
             "cuda" if settings.device == "auto" and torch.cuda.is_available()
             else ("cpu" if settings.device == "auto" else settings.device)
@@ -147,5 +146,5 @@ class Backbone:
         return self.model(self._prepare(thumbs)).softmax(-1).float().cpu().numpy()
 
 
-def default_threads() -> int:
+def available_cores() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

@@ -106,21 +106,21 @@ class VideoReader:
         elif stream.duration is not None and stream.time_base is not None:
             self.info.declared_duration_s = float(stream.duration * stream.time_base)
 
+    def close(self) -> None:
+        self._container.close()
+
     # -- decode planning -------------------------------------------------------------------
-    def _keyframe_gap(self) -> float | None:
-        """Largest gap between keyframes according to the container's index, if it has one."""
+    def _keyframes(self) -> np.ndarray | None:
+        """Keyframe times (s, relative to the stream start) from the container's index, if any."""
         stream = self._stream
         try:
             entries = stream.index_entries
             times = [e.timestamp for e in entries if e.is_keyframe] if entries else []
         except Exception:  # not every demuxer keeps an index
             return None
-        if len(times) < 2 or stream.time_base is None:
+        if len(times) < 2 or stream.time_base is None or stream.start_time is None:
             return None
-        ts = np.asarray(sorted(times), np.float64) * float(stream.time_base)
-        declared = self.info.declared_duration_s
-        ends = np.append(ts, declared if declared else ts[-1])
-        return float(np.max(np.diff(ends)))
+        return (np.asarray(sorted(times), np.float64) - stream.start_time) * float(stream.time_base)
 
     def _plan(self) -> str:
         interval = 1.0 / self.settings.fps
@@ -129,27 +129,59 @@ class VideoReader:
         mode = self.settings.keyframes
         if mode == "always":
             return "keyframes"
-        if mode == "auto":
-            gap = self._keyframe_gap()
-            if gap is not None and gap <= interval * 1.001:
+        keys = self._keyframes()
+        if mode == "auto" and keys is not None:
+            declared = self.info.declared_duration_s
+            gap = float(np.max(np.diff(np.append(keys, declared if declared else keys[-1]))))
+            if gap <= interval * 1.001:
                 return "keyframes"
         # skipping non-reference frames moves a sample by at most a couple of frames
         return "reference" if interval >= 4 * frame_dur else "all"
 
+    def segments(self, length_s: float) -> list[tuple[float, float | None]]:
+        """Split the video at keyframes into pieces of about ``length_s`` seconds that can be
+        decoded independently (and in parallel): ``[(start, end), ..., (start, None)]``.
+
+        Depends only on the file, so every machine splits a video the same way.
+        """
+        keys = self._keyframes()
+        duration = min(self.info.declared_duration_s or 0.0, self.settings.max_duration_s)
+        if keys is None or duration < 1.5 * length_s:
+            return [(0.0, None)]
+        cuts = []
+        for target in np.arange(length_s, duration - length_s / 2, length_s):
+            k = float(keys[np.abs(keys - target).argmin()])
+            if k > (cuts[-1] if cuts else 0.0) + length_s / 2 and k < duration - length_s / 4:
+                cuts.append(k)
+        bounds = [0.0, *cuts]
+        return [(a, b) for a, b in zip(bounds, cuts + [None])]
+
     # -- sampling ----------------------------------------------------------------------------
-    def samples(self) -> Iterator[tuple[float, np.ndarray]]:
-        """Yield ``(time_s, thumbnail)`` at the sampling rate; thumbnails are letterboxed RGB."""
+    def samples(self, start: float = 0.0, end: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
+        """Yield ``(time_s, thumbnail)`` at the sampling rate; thumbnails are letterboxed RGB.
+
+        A sample is the first decoded frame at or after each multiple of ``1/fps``. With
+        ``start``/``end`` (keyframe times from :meth:`segments`) only the samples for targets in
+        ``[start, end)`` are produced; the last piece (``end=None``) runs the end-of-file checks.
+        """
         s = self.settings
         stream = self._stream
-        stream.thread_type = "AUTO"
         if s.decode_threads:
             stream.codec_context.thread_count = s.decode_threads
+            stream.thread_type = "AUTO" if s.decode_threads > 1 else "SLICE"
+        else:
+            stream.thread_type = "AUTO"
+        if s.skip_deblock:
+            stream.codec_context.options = {"skip_loop_filter": "all"}
         mode = self._plan()
         self.info.decode_mode = mode
         stream.codec_context.skip_frame = {"keyframes": "NONKEY", "reference": "NONREF"}.get(mode, "DEFAULT")
         interval = 1.0 / s.fps
-        start = stream.start_time * float(stream.time_base) if stream.start_time is not None else None
-        next_t = 0.0
+        origin = stream.start_time * float(stream.time_base) if stream.start_time is not None else None
+        if start > 0:
+            self._container.seek(int(round((start + (origin or 0.0)) / float(stream.time_base))),
+                                 stream=stream, backward=True)
+        next_t = math.ceil(start * s.fps - 1e-6) * interval
         last_t = -math.inf
         errors = 0
         index = 0
@@ -167,9 +199,9 @@ class VideoReader:
                     index += 1
                     self.info.decoded_frames += 1
                     t = _frame_time(frame, index, rate)
-                    if start is None:
-                        start = t
-                    t -= start
+                    if origin is None:
+                        origin = t
+                    t -= origin
                     if t > s.max_duration_s:
                         self.info.warnings.append(f"stopped at the duration cap of {s.max_duration_s:g} s")
                         return
@@ -182,16 +214,20 @@ class VideoReader:
                     self.info.sampled_frames += 1
                     yield t, self._thumbnail(frame)
                     next_t += interval * max(1, math.floor((t - next_t) / interval) + 1)
+                    if end is not None and next_t >= end - 1e-6:
+                        return
         except av.error.FFmpegError as exc:
-            if self.info.sampled_frames == 0:
+            if self.info.sampled_frames == 0 and end is None and start == 0:
                 raise VidatlasError(f"decoding failed: {_reason(exc)}") from None
             self.info.warnings.append(f"decoding stopped early: {_reason(exc)}")
         finally:
             self._container.close()
-        if self.info.sampled_frames == 0:
-            raise VidatlasError("no decodable video frames")
         if errors:
             self.info.warnings.append(f"{errors} undecodable packets skipped")
+        if end is not None:
+            return
+        if self.info.sampled_frames == 0 and start == 0:
+            raise VidatlasError("no decodable video frames")
         declared = self.info.declared_duration_s
         if declared and declared < s.max_duration_s and self.info.duration_s < 0.9 * declared - 2 * interval:
             self.info.warnings.append(

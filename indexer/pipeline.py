@@ -8,21 +8,22 @@ writes the bundle. ``add`` embeds new videos with a bundle's frozen model instea
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
-import queue
 import sys
-import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from .backbone import Backbone
+from .backbone import Backbone, available_cores
 from .bundle import BundleContent, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
@@ -106,15 +107,42 @@ def _progress(settings: IndexSettings, **kw) -> tqdm:
 
 
 @dataclass
-class _Done:
+class _Piece:
+    """One keyframe-aligned piece of a video, decoding in the pool (or an error before that)."""
+
     video: VideoFile
     digest: str
-    info: dict | None = None
+    index: int
+    count: int
+    future: Future | None = None
     error: str | None = None
 
 
+@dataclass
+class _Acc:
+    """A video's pieces as they come back, in order."""
+
+    times: list = field(default_factory=list)
+    thumbs: list = field(default_factory=list)
+    feats: list = field(default_factory=list)
+    infos: list = field(default_factory=list)
+    error: str | None = None
+
+
+def _decode_piece(path: Path, sampling, start: float, end: float | None):
+    t0 = time.perf_counter()
+    reader = VideoReader(path, sampling)
+    samples = list(reader.samples(start, end))
+    return [t for t, _ in samples], [th for _, th in samples], reader.info, time.perf_counter() - t0
+
+
 class Extractor:
-    """Decode + backbone for a list of videos, into the feature cache."""
+    """Decode + backbone for a list of videos, into the feature cache.
+
+    Videos are cut at keyframes into pieces (:meth:`VideoReader.segments`) that a pool of
+    single-threaded decoders works through in parallel, one piece per core, while the backbone
+    embeds finished pieces in this thread. Results do not depend on the number of workers.
+    """
 
     def __init__(self, settings: IndexSettings, work_dir: Path):
         self.settings = settings
@@ -138,84 +166,96 @@ class Extractor:
                 todo.append((v, digest))
         if not todo:
             return done
-        bs = self.settings.backbone.batch_size
-        q: queue.Queue = queue.Queue(maxsize=4)
-        decode_time = [0.0]
-        stop = threading.Event()
+        s = self.settings.sampling
+        workers = s.decode_workers or available_cores()
+        sampling = replace(s, decode_threads=s.decode_threads or (1 if workers > 1 else 0))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="vidatlas-decode")
 
-        def decode_all():
+        def pieces():
             for v, digest in todo:
-                if stop.is_set():
-                    break
-                start = time.perf_counter()
                 try:
-                    reader = VideoReader(v.path, self.settings.sampling)
-                    times, thumbs = [], []
-                    for t, thumb in reader.samples():
-                        times.append(t)
-                        thumbs.append(thumb)
-                        if len(thumbs) % bs == 0:
-                            decode_time[0] += time.perf_counter() - start
-                            q.put(("chunk", v, thumbs[-bs:]))
-                            start = time.perf_counter()
-                    decode_time[0] += time.perf_counter() - start
-                    if len(thumbs) % bs:
-                        q.put(("chunk", v, thumbs[-(len(thumbs) % bs):]))
-                    q.put(("end", _Done(v, digest, info={**asdict(reader.info), "times": times}), thumbs))
+                    reader = VideoReader(v.path, sampling)
+                    bounds = reader.segments(sampling.segment_s)
+                    reader.close()
                 except VidatlasError as exc:
-                    decode_time[0] += time.perf_counter() - start
-                    q.put(("end", _Done(v, digest, error=str(exc)), None))
-                except Exception as exc:  # a decoder bug must not lose the rest of the run
-                    log.exception("unexpected error decoding %s", v.path)
-                    q.put(("end", _Done(v, digest, error=f"unexpected error: {exc!r}"), None))
-            q.put(("stop", None, None))
+                    yield _Piece(v, digest, 0, 1, error=str(exc))
+                    continue
+                for i, (a, b) in enumerate(bounds):
+                    yield _Piece(v, digest, i, len(bounds), pool.submit(_decode_piece, v.path, sampling, a, b))
 
-        worker = threading.Thread(target=decode_all, name="vidatlas-decode", daemon=True)
-        embed_time = 0.0
-        feats: dict[str, list[np.ndarray]] = {}
+        stats = {"decode": 0.0, "backbone": 0.0}
         bar = _progress(self.settings, total=len(todo), unit="video", desc="decode+embed")
         start = time.perf_counter()
-        worker.start()
+        source = pieces()
+        window: deque[_Piece] = deque(itertools.islice(source, 2 * workers))
+        accs: dict[str, _Acc] = {}
         try:
-            while True:
-                kind, v, payload = q.get()
-                if kind == "stop":
-                    break
-                if kind == "chunk":
-                    t0 = time.perf_counter()
-                    feats.setdefault(v.video_id, []).append(self.backbone.features(np.stack(payload)))
-                    embed_time += time.perf_counter() - t0
-                    continue
-                result: _Done = v
-                parts = feats.pop(result.video.video_id, [])
-                bar.update(1)
-                if result.error:
-                    report.failures.append(Failure(result.video.video_id, str(result.video.path), result.error))
-                    continue
-                info = result.info
-                times = np.asarray(info.pop("times"), np.float64)
-                for w in info["warnings"]:
-                    report.warnings.append(f"{result.video.path}: {w}")
-                info["path"] = str(result.video.path)
-                self.cache.put(result.digest, times, np.concatenate(parts), np.stack(payload), info)
-                report.decoded += 1
-                report.timings["decoded_frames"] = report.timings.get("decoded_frames", 0) + len(times)
-                report.timings["decoded_video_seconds"] = (
-                    report.timings.get("decoded_video_seconds", 0) + _span(times, self.settings.sampling.fps))
-                bar.set_postfix(frames=int(report.timings["decoded_frames"]))
-                done.append((result.video, result.digest))
+            while window:
+                piece = window.popleft()
+                window.extend(itertools.islice(source, 1))
+                acc = accs.setdefault(piece.video.video_id, _Acc())
+                self._collect(piece, acc, stats)
+                if piece.index == piece.count - 1:
+                    del accs[piece.video.video_id]
+                    bar.update(1)
+                    if self._finish(piece, acc, report):
+                        done.append((piece.video, piece.digest))
+                        bar.set_postfix(frames=int(report.timings.get("decoded_frames", 0)))
         finally:
-            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
-            while worker.is_alive():  # unblock the worker if we leave early
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    worker.join(0.05)
-        report.timings["decode"] = report.timings.get("decode", 0) + decode_time[0]
-        report.timings["backbone"] = report.timings.get("backbone", 0) + embed_time
+        report.timings["decode"] = report.timings.get("decode", 0) + stats["decode"]
+        report.timings["backbone"] = report.timings.get("backbone", 0) + stats["backbone"]
         report.timings["extract_wall"] = time.perf_counter() - start
         return sorted(done, key=lambda d: d[0].video_id)
+
+    def _collect(self, piece: _Piece, acc: _Acc, stats: dict) -> None:
+        if piece.error or acc.error:
+            acc.error = acc.error or piece.error
+            if piece.future:
+                piece.future.cancel()
+            return
+        try:
+            times, thumbs, info, seconds = piece.future.result()
+        except VidatlasError as exc:
+            acc.error = str(exc)
+            return
+        except Exception as exc:  # a decoder bug must not lose the rest of the run
+            log.exception("unexpected error decoding %s", piece.video.path)
+            acc.error = f"unexpected error: {exc!r}"
+            return
+        stats["decode"] += seconds
+        acc.infos.append(info)
+        if thumbs:
+            t0 = time.perf_counter()
+            acc.feats.append(self.backbone.features(np.stack(thumbs)))
+            stats["backbone"] += time.perf_counter() - t0
+            acc.times += times
+            acc.thumbs += thumbs
+
+    def _finish(self, piece: _Piece, acc: _Acc, report: Report) -> bool:
+        v = piece.video
+        if not acc.error and not acc.times:
+            acc.error = "no decodable video frames"
+        if acc.error:
+            report.failures.append(Failure(v.video_id, str(v.path), acc.error))
+            return False
+        times = np.asarray(acc.times, np.float64)
+        keep = np.flatnonzero(times > np.maximum.accumulate(np.concatenate([[-np.inf], times[:-1]])))
+        first = acc.infos[0]
+        info = {**asdict(first), "path": str(v.path),
+                "decoded_frames": sum(i.decoded_frames for i in acc.infos),
+                "sampled_frames": int(len(keep)), "duration_s": float(times[keep[-1]]),
+                "warnings": [w for i in acc.infos for w in i.warnings]}
+        for w in info["warnings"]:
+            report.warnings.append(f"{v.path}: {w}")
+        self.cache.put(piece.digest, times[keep], np.concatenate(acc.feats)[keep],
+                       np.stack(acc.thumbs)[keep], info)
+        report.decoded += 1
+        report.timings["decoded_frames"] = report.timings.get("decoded_frames", 0) + len(keep)
+        report.timings["decoded_video_seconds"] = (
+            report.timings.get("decoded_video_seconds", 0) + _span(times[keep], self.settings.sampling.fps))
+        return True
 
 
 def _span(times: np.ndarray, fps: float) -> float:

@@ -80,6 +80,7 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 12, codec
                 stream = container.add_stream(codec, rate=rate)
                 stream.height, stream.width = rgb.shape[:2]
                 stream.pix_fmt = "yuv420p"
+                stream.thread_type = "FRAME"  # one slice per frame, as most cameras write
                 stream.time_base = stream.codec_context.time_base = Fraction(1, 1000) if durations else 1 / rate
                 stream.options = {"preset": "ultrafast", **(options or {})} if codec == "libx264" else (options or {})
                 if rotation:

@@ -6,6 +6,7 @@ from indexer.decode import VideoReader, fit_size, letterbox, read_samples
 from indexer.errors import VidatlasError
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
+from tests.media import write_audio_only, write_huge_y4m
 
 S = SamplingSettings()
 
@@ -122,19 +123,9 @@ def test_bad_inputs_raise_clear_errors(tmp_path, kind, clips):
             for p in list(s.encode(frame)) + list(s.encode()):
                 c.mux(p)
     elif kind == "audio":
-        import av
-        with av.open(str(path), "w") as c:
-            s = c.add_stream("aac", rate=44100)
-            for i in range(10):
-                f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-                f.sample_rate, f.pts = 44100, i * 1024
-                for p in s.encode(f):
-                    c.mux(p)
-            for p in s.encode():
-                c.mux(p)
+        write_audio_only(path)
     elif kind == "huge":
-        path = tmp_path / "huge.y4m"
-        path.write_bytes(b"YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(4096))
+        path = write_huge_y4m(tmp_path / "huge.y4m")
     elif kind == "truncated":
         data = clips["bikes"].read_bytes()
         path.write_bytes(data[: len(data) // 3])  # index (moov) is at the end: gone
@@ -149,3 +140,17 @@ def test_fit_and_letterbox_keep_aspect():
     boxed = letterbox(np.full((126, 70, 3), 200, np.uint8), 224, 126)
     assert boxed.shape == (126, 224, 3)
     assert boxed[:, :70].max() == 0 and boxed[:, 77:147].min() == 200
+
+
+def test_keyframe_pieces_decode_to_the_same_samples_as_one_pass(tmp_path):
+    frames = [f for i, name in enumerate(("coffee", "rocket", "chelsea")) for f in pan(photo(name), 100, (160, 96), i)]
+    path = write_video(tmp_path / "long.mp4", frames, fps=10, options={"g": "50", "bf": "2", "sc_threshold": "0"})
+    whole_t, whole, _ = read_samples(path, S)
+    bounds = VideoReader(path, S).segments(8.0)
+    assert len(bounds) >= 3 and bounds[0][0] == 0 and bounds[-1][1] is None
+    assert all(a < b for a, b in bounds[:-1])
+    pieces = [x for a, b in bounds for x in VideoReader(path, S).samples(a, b)]
+    times = np.array([t for t, _ in pieces])
+    assert np.all(np.diff(times) > 0)  # no duplicates and no gaps at the cuts
+    np.testing.assert_array_equal(times, whole_t)
+    np.testing.assert_array_equal(np.stack([th for _, th in pieces]), whole)

@@ -9,6 +9,7 @@ from indexer import Code, VidatlasError, add, index, merge, read_bundle
 from indexer.decode import read_samples
 from indexer.samples import scene_video
 from tests.conftest import FAST, SCENES
+from tests.media import write_audio_only, write_huge_y4m
 
 
 def test_bundle_holds_every_video_and_frame(atlas, collection):
@@ -53,17 +54,8 @@ def _bad_inputs(root, clips):
     (root / "bad" / "shopping.mov").write_text("eggs, milk\n" * 40)
     data = clips["bikes"].read_bytes()
     (root / "bad" / "truncated.mp4").write_bytes(data[: len(data) // 3])
-    (root / "bad" / "huge.y4m").write_bytes(b"YUV4MPEG2 W16000 H16000 F25:1 Ip C420jpeg\nFRAME\n" + bytes(999))
-    import av
-    with av.open(str(root / "bad" / "audio.m4a.mp4"), "w") as c:
-        s = c.add_stream("aac", rate=44100)
-        for i in range(5):
-            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            f.sample_rate, f.pts = 44100, i * 1024
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    write_huge_y4m(root / "bad" / "huge.y4m")
+    write_audio_only(root / "bad" / "audio.m4a.mp4")
     (root / "notes.txt").write_text("not a video extension: passed over, not a failure")
     return {"bad/empty": "empty", "bad/noise": "not a readable video", "bad/shopping": "not a readable video",
             "bad/truncated": "not a readable video", "bad/huge": "exceeds the limit",
@@ -164,3 +156,13 @@ def test_labels_are_stored_on_their_nearest_frames(tmp_path, atlas, collection):
     assert stored["label"] == "cat" and b.video_ids[b.content.frame_video[stored["frame"]]] == "a/harbour"
     assert b.content.frame_time[stored["frame"]] == 4.0
     assert any("missing/video" in w for w in report.warnings)
+
+
+def test_results_do_not_depend_on_the_number_of_decode_workers(tmp_path, collection, atlas):
+    from dataclasses import replace
+    one = replace(FAST, sampling=replace(FAST.sampling, decode_workers=1, decode_threads=2))
+    report = index(collection, tmp_path / "atlas", one)
+    assert report.decoded == 6
+    a, b = read_bundle(atlas), read_bundle(tmp_path / "atlas")
+    np.testing.assert_array_equal(a.content.codes, b.content.codes)
+    np.testing.assert_array_equal(a.frames.take(range(len(a.frames))), b.frames.take(range(len(b.frames))))
