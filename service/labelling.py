@@ -1,0 +1,105 @@
+"""Frame and video labels from a few labelled frames (or from clusters when there are none).
+
+Each query frame gets a label by a similarity-weighted vote of its nearest labelled frames in
+the reduced feature space. When the query is an indexed video with labelled keyframes of its
+own, those keyframes also vote for the frames around them, more strongly the closer in time
+(interpolation between keyframes). Votes are smoothed over neighbouring frames, runs become
+segments and the video label is the majority.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .search import Query, Searcher
+
+NEIGHBOURS = 5
+SMOOTH = 1  # frames on each side
+KEYFRAME_HALF_LIFE_S = 5.0
+CLUSTERS = 8
+
+
+@dataclass
+class Labelling:
+    video_label: str
+    confidence: float
+    frames: list[tuple[float, str, float]] = field(default_factory=list)  # time, label, confidence
+    segments: list[tuple[float, float, str]] = field(default_factory=list)
+    unsupervised: bool = False
+
+
+def label(searcher: Searcher, q: Query, labels: list[dict]) -> Labelling:
+    """``labels``: rows with ``frame`` (a bundle frame row) and ``label``."""
+    if not labels:
+        return _clusters(searcher, q)
+    names = sorted({lb["label"] for lb in labels})
+    col = {n: i for i, n in enumerate(names)}
+    rows = np.array([lb["frame"] for lb in labels], np.int64)
+    lab = np.array([col[lb["label"]] for lb in labels], np.int64)
+    sims = q.feats @ searcher.feats[rows].T  # (n_query, n_labelled)
+    k = min(NEIGHBOURS, len(rows))
+    top = np.argsort(-sims, axis=1)[:, :k]
+    votes = np.zeros((len(q.times), len(names)))
+    for i in range(len(q.times)):
+        for j in top[i]:
+            votes[i, lab[j]] += max(0.0, float(sims[i, j])) ** 4
+    if q.video is not None:  # the video's own keyframes, interpolated over time
+        own = searcher.frame_video[rows] == q.video
+        for r, lb in zip(rows[own], lab[own]):
+            dt = np.abs(q.times - searcher.frame_time[r])
+            votes[:, lb] += 2.0 * 0.5 ** (dt / KEYFRAME_HALF_LIFE_S) * np.exp(-0.0 * dt)
+    if SMOOTH and len(votes) > 1:
+        padded = np.pad(votes, ((SMOOTH, SMOOTH), (0, 0)), mode="edge")
+        votes = sum(padded[i:i + len(votes)] for i in range(2 * SMOOTH + 1)) / (2 * SMOOTH + 1)
+    total = np.maximum(votes.sum(axis=1), 1e-12)
+    best = votes.argmax(axis=1)
+    conf = votes[np.arange(len(best)), best] / total
+    frame_labels = [names[b] for b in best]
+    return _summarise(q.times, frame_labels, conf, unsupervised=False)
+
+
+def _clusters(searcher: Searcher, q: Query) -> Labelling:
+    """k-means over the whole map's 2-D codes; each frame gets its nearest centre's cluster."""
+    centres = searcher.cluster_centres(CLUSTERS)
+    d = ((q.codes[:, None, :] - centres[None]) ** 2).sum(-1)
+    best = d.argmin(axis=1)
+    sorted_d = np.sort(d, axis=1)
+    conf = 1.0 - sorted_d[:, 0] / np.maximum(sorted_d[:, min(1, d.shape[1] - 1)], 1e-12) if d.shape[1] > 1 \
+        else np.ones(len(best))
+    return _summarise(q.times, [f"cluster-{b}" for b in best], conf, unsupervised=True)
+
+
+def _summarise(times, frame_labels, conf, unsupervised) -> Labelling:
+    times = np.asarray(times)
+    frames = [(float(t), lb, float(c)) for t, lb, c in zip(times, frame_labels, conf)]
+    segments = []
+    start = 0
+    for i in range(1, len(frame_labels) + 1):
+        if i == len(frame_labels) or frame_labels[i] != frame_labels[start]:
+            end = float(times[i]) if i < len(times) else float(times[-1])
+            segments.append((float(times[start]), end, frame_labels[start]))
+            start = i
+    counts: dict[str, float] = {}
+    for lb, c in zip(frame_labels, conf):
+        counts[lb] = counts.get(lb, 0.0) + 1.0
+    video_label = max(sorted(counts), key=lambda lb: counts[lb])
+    return Labelling(video_label, counts[video_label] / len(frame_labels), frames, segments, unsupervised)
+
+
+def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 50) -> np.ndarray:
+    """Plain Lloyd's k-means with k-means++ seeding; deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    k = max(1, min(k, len(x)))
+    centres = [x[rng.integers(len(x))]]
+    for _ in range(1, k):
+        d = np.min(((x[:, None] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+        centres.append(x[rng.choice(len(x), p=d / d.sum())] if d.sum() > 0 else x[rng.integers(len(x))])
+    c = np.array(centres, np.float64)
+    for _ in range(iters):
+        assign = ((x[:, None] - c[None]) ** 2).sum(-1).argmin(1)
+        new = np.array([x[assign == j].mean(0) if np.any(assign == j) else c[j] for j in range(k)])
+        if np.allclose(new, c):
+            break
+        c = new
+    return c.astype(np.float32)

@@ -1,0 +1,224 @@
+"""Search over a loaded bundle: similar and dissimilar videos, outliers. No gRPC types here.
+
+FindSimilar gathers candidate videos from frame-level nearest neighbours (cosine over the
+PCA-reduced features) and from path fingerprints, then re-ranks every candidate by a
+temporally consistent alignment: the best monotone mapping of query frames onto the
+candidate's frames (query order kept, gaps and repeats allowed), scored by the mean cosine
+similarity along it. That finds a clip inside a longer video and survives speed changes, and a
+video with the same shots in another order cannot align all of them, so it ranks below the
+true copy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer import Bundle, Code, VidatlasError
+from indexer.paths import fingerprint
+
+MAX_K = 100
+DEFAULT_K = 10
+
+
+@dataclass(frozen=True)
+class Query:
+    """Frames to search with, already embedded: times, unit-norm reduced features, 2-D codes.
+    ``video`` is the row of an indexed query video (excluded from its own results)."""
+
+    times: np.ndarray
+    feats: np.ndarray
+    codes: np.ndarray
+    video: int | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    video_id: str
+    score: float
+    start_s: float = 0.0
+    end_s: float = 0.0
+    query_start_s: float = 0.0
+    query_end_s: float = 0.0
+
+
+def check_k(k: int) -> int:
+    k = k or DEFAULT_K
+    if not 1 <= k <= MAX_K:
+        raise VidatlasError(f"k must be between 1 and {MAX_K}, got {k}", Code.INVALID_ARGUMENT)
+    return k
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def align(sim: np.ndarray) -> tuple[float, int, int]:
+    """Best monotone alignment of query rows onto video columns.
+
+    ``dp[i, j] = sim[i, j] + max(dp[i-1, :j+1])``: every query frame is matched, in order, to a
+    video frame at or after the previous one's. Returns (mean similarity, first column, last
+    column) of the best path.
+    """
+    n, m = sim.shape
+    dp = sim[0].copy()
+    start = np.arange(m)
+    for i in range(1, n):
+        best = np.maximum.accumulate(dp)
+        arg = _running_argmax(dp)
+        start = start[arg]
+        dp = sim[i] + best
+    j = int(dp.argmax())
+    return float(dp[j] / n), int(start[j]), j
+
+
+def _running_argmax(x: np.ndarray) -> np.ndarray:
+    idx = np.arange(len(x))
+    best = np.maximum.accumulate(x)
+    is_new = x >= best
+    return np.maximum.accumulate(np.where(is_new, idx, 0))
+
+
+class Searcher:
+    """Everything a query needs from one bundle version, prepared once at load."""
+
+    def __init__(self, bundle: Bundle):
+        self.bundle = bundle
+        c = bundle.content
+        self.version = bundle.version
+        self.ids = bundle.video_ids
+        self.index_of = {v: i for i, v in enumerate(self.ids)}
+        self.offsets = c.offsets
+        self.frame_time = np.asarray(c.frame_time)
+        self.frame_video = np.asarray(c.frame_video)
+        self.feats = _unit(np.asarray(c.features))
+        self.codes = np.asarray(c.codes)
+        self.fp_len = int(c.fingerprints.shape[1])
+        self.fingerprints = np.asarray(c.fingerprints, np.float32).reshape(len(self.ids), -1)
+        self.anomaly_frames, self.anomaly_videos = self._anomaly()
+
+    # -- queries -------------------------------------------------------------------------------
+    def video_row(self, video_id: str) -> int:
+        i = self.index_of.get(video_id)
+        if i is None:
+            raise VidatlasError(f"unknown video id {video_id!r}", Code.NOT_FOUND)
+        return i
+
+    def query_for_video(self, video_id: str, start_s: float = 0.0, end_s: float = 0.0) -> Query:
+        i = self.video_row(video_id)
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        if start_s < 0 or end_s < 0 or (end_s and end_s <= start_s):
+            raise VidatlasError(f"bad time range {start_s}..{end_s}", Code.INVALID_ARGUMENT)
+        t = self.frame_time[a:b]
+        keep = (t >= start_s - 1e-6) & ((t <= end_s + 1e-6) if end_s else True)
+        if not keep.any():
+            raise VidatlasError(f"no frames of {video_id!r} in {start_s}..{end_s or 'end'} s", Code.INVALID_ARGUMENT)
+        rows = np.arange(a, b)[keep]
+        return Query(self.frame_time[rows], self.feats[rows], self.codes[rows], video=i)
+
+    def query_for_frames(self, times: np.ndarray, reduced: np.ndarray, codes: np.ndarray) -> Query:
+        return Query(np.asarray(times, np.float64), _unit(reduced), np.asarray(codes, np.float32))
+
+    def similar(self, q: Query, k: int) -> list[Match]:
+        k = check_k(k)
+        candidates = self._candidates(q, max(3 * k, 30))
+        matches = []
+        for v in candidates:
+            a, b = int(self.offsets[v]), int(self.offsets[v + 1])
+            score, j0, j1 = align(q.feats @ self.feats[a:b].T)
+            matches.append(Match(self.ids[v], score, float(self.frame_time[a + j0]), float(self.frame_time[a + j1]),
+                                 float(q.times[0]), float(q.times[-1])))
+        matches.sort(key=lambda m: (-m.score, m.video_id))
+        return matches[:k]
+
+    def _candidates(self, q: Query, count: int) -> list[int]:
+        """Videos voted for by query frames' nearest frames, plus nearest fingerprints."""
+        per_frame = min(64, len(self.feats))
+        sims, rows = self.bundle.indexes["frames_features"].search(np.ascontiguousarray(q.feats), per_frame)
+        votes = np.zeros(len(self.ids), np.float64)
+        for s_row, r_row in zip(sims, rows):
+            ok = r_row >= 0
+            vids = self.frame_video[r_row[ok]]
+            best = np.zeros(len(self.ids))
+            np.maximum.at(best, vids, s_row[ok])
+            votes += best
+        if q.video is not None:
+            votes[q.video] = -np.inf
+        ranked = [int(v) for v in np.argsort(-votes, kind="stable") if np.isfinite(votes[v]) and votes[v] > 0]
+        fp = fingerprint(q.times, q.codes, self.fp_len).reshape(1, -1)
+        _, near = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp, np.float32),
+                                                             min(count + 1, len(self.ids)))
+        out = list(dict.fromkeys(ranked[:count] + [int(v) for v in near[0] if v >= 0 and v != q.video]))
+        return out
+
+    def dissimilar(self, k: int, q: Query | None = None) -> list[Match]:
+        """Max-min diversity over fingerprints, or the farthest videos from a query."""
+        k = check_k(k)
+        fps = self.fingerprints
+        if q is not None:
+            fp = fingerprint(q.times, q.codes, self.fp_len).reshape(-1)
+            dist = np.sqrt(((fps - fp) ** 2).mean(axis=1))
+            if q.video is not None:
+                dist[q.video] = -np.inf
+            order = [int(v) for v in np.argsort(-dist, kind="stable") if np.isfinite(dist[v])][:k]
+            return [self._whole(v, float(dist[v])) for v in order]
+        if not len(fps):
+            return []
+        # greedy farthest-point selection, starting from the video farthest from the mean path
+        d0 = np.sqrt(((fps - fps.mean(axis=0)) ** 2).mean(axis=1))
+        chosen = [int(d0.argmax())]
+        scores = [float(d0.max())]
+        mind = np.sqrt(((fps - fps[chosen[0]]) ** 2).mean(axis=1))
+        while len(chosen) < min(k, len(fps)):
+            mind[chosen] = -np.inf
+            nxt = int(mind.argmax())
+            chosen.append(nxt)
+            scores.append(float(mind[nxt]))
+            mind = np.minimum(mind, np.sqrt(((fps - fps[nxt]) ** 2).mean(axis=1)))
+        return [self._whole(v, s) for v, s in zip(chosen, scores)]
+
+    def outliers(self, k: int) -> list[Match]:
+        k = check_k(k)
+        order = np.argsort(-self.anomaly_videos, kind="stable")[:k]
+        return [self._whole(int(v), float(self.anomaly_videos[v])) for v in order]
+
+    def _whole(self, v: int, score: float) -> Match:
+        a, b = int(self.offsets[v]), int(self.offsets[v + 1])
+        return Match(self.ids[v], score, float(self.frame_time[a]), float(self.frame_time[b - 1]))
+
+    # -- anomaly -------------------------------------------------------------------------------
+    def _anomaly(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame and per-video anomaly scores, as robust z-scores (median/MAD).
+
+        A frame scores by its autoencoder reconstruction error; a video by its frames' mean
+        error, plus how far its path is from the paths of its nearest videos, plus how much its
+        content jumps between consecutive frames (flashes, noise).
+        """
+        err = np.asarray(self.bundle.content.recon_error, np.float64)
+        frame_z = _robust_z(err)
+        n = len(self.ids)
+        recon = np.array([frame_z[self.offsets[i]:self.offsets[i + 1]].mean() for i in range(n)])
+        jump = np.zeros(n)
+        for i in range(n):
+            f = self.feats[self.offsets[i]:self.offsets[i + 1]]
+            if len(f) > 1:
+                jump[i] = float(1 - (f[1:] * f[:-1]).sum(1).mean())
+        if n > 1:
+            d = np.sqrt(((self.fingerprints[:, None] - self.fingerprints[None]) ** 2).mean(-1))
+            np.fill_diagonal(d, np.inf)
+            kn = min(3, n - 1)
+            path = np.sort(d, axis=1)[:, :kn].mean(1)
+        else:
+            path = np.zeros(n)
+        video = (_robust_z(recon) + _robust_z(jump) + _robust_z(path)) / 3
+        return frame_z.astype(np.float32), video
+
+
+def _robust_z(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    if not len(x):
+        return x
+    med = np.median(x)
+    mad = np.median(np.abs(x - med)) * 1.4826
+    return (x - med) / (mad if mad > 1e-12 else (x.std() or 1.0))
