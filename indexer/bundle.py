@@ -37,7 +37,7 @@ FORMAT = "vidatlas-bundle"
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 _VERSION_RE = re.compile(r"^v(\d{6})-\d{8}T\d{6}Z$")
-_ARRAYS = ("frame_video", "frame_time", "codes", "features", "recon_error", "fingerprints")
+_ARRAYS = ("frame_video", "frame_time", "codes", "features", "recon_error", "pixel_stats", "fingerprints")
 
 
 @dataclass
@@ -50,6 +50,7 @@ class BundleContent:
     codes: np.ndarray              # (n, 2) float32 stretched 2-D map positions
     features: np.ndarray           # (n, d) float32 PCA-reduced features
     recon_error: np.ndarray        # (n,) float32 autoencoder reconstruction error
+    pixel_stats: np.ndarray        # (n, 2) float32 picture detail and change (indexer/pixelstats.py)
     fingerprints: np.ndarray       # (v, L, 2) float32 resampled paths
     model: MapModel
     thumbs: list[Path]             # one frame-store segment per video (source files to link)
@@ -133,11 +134,11 @@ def write_bundle(atlas: Path, content: BundleContent) -> Path:
             if path.is_file():
                 files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
         manifest = {
+            **content.manifest,  # parameters (backbone, sampling, map, failures); the rest is computed here
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "version": version,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            **content.manifest,
             "counts": {"videos": len(content.videos), "frames": int(len(content.frame_video)),
                        "labels": len(content.labels),
                        "failures": len(content.manifest.get("failures", []))},

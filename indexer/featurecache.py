@@ -43,6 +43,7 @@ class CachedVideo:
     features: np.ndarray
     thumbs_path: Path
     info: dict
+    pixel_stats: np.ndarray
 
 
 class FeatureCache:
@@ -57,11 +58,13 @@ class FeatureCache:
         meta, thumbs = self._paths(digest)
         return meta.is_file() and thumbs.is_file()
 
-    def put(self, digest: str, times: np.ndarray, features: np.ndarray, thumbs: np.ndarray, info: dict) -> None:
+    def put(self, digest: str, times: np.ndarray, features: np.ndarray, thumbs: np.ndarray, info: dict,
+            pixel_stats: np.ndarray) -> None:
         meta, thumbs_path = self._paths(digest)
         write_segment(thumbs_path, thumbs)
         tmp = meta.with_name(meta.name + f".tmp{os.getpid()}.npz")
         np.savez(tmp, times=times.astype(np.float64), features=features.astype(np.float32),
+                 pixel_stats=pixel_stats.astype(np.float32),
                  info=np.frombuffer(json.dumps(info).encode(), np.uint8))
         os.replace(tmp, meta)
 
@@ -69,4 +72,4 @@ class FeatureCache:
         meta, thumbs_path = self._paths(digest)
         with np.load(meta) as z:
             return CachedVideo(digest, z["times"], z["features"], thumbs_path,
-                               json.loads(z["info"].tobytes().decode()))
+                               json.loads(z["info"].tobytes().decode()), z["pixel_stats"])

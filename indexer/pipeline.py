@@ -32,6 +32,7 @@ from .featurecache import FeatureCache, content_hash
 from .labels import attach
 from .mapmodel import MapModel
 from .paths import fingerprints
+from .pixelstats import pixel_stats
 from .settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -249,8 +250,8 @@ class Extractor:
                 "warnings": [w for i in acc.infos for w in i.warnings]}
         for w in info["warnings"]:
             report.warnings.append(f"{v.path}: {w}")
-        self.cache.put(piece.digest, times[keep], np.concatenate(acc.feats)[keep],
-                       np.stack(acc.thumbs)[keep], info)
+        thumbs = np.stack(acc.thumbs)[keep]
+        self.cache.put(piece.digest, times[keep], np.concatenate(acc.feats)[keep], thumbs, info, pixel_stats(thumbs))
         report.decoded += 1
         report.timings["decoded_frames"] = report.timings.get("decoded_frames", 0) + len(keep)
         report.timings["decoded_video_seconds"] = (
@@ -265,7 +266,7 @@ def _span(times: np.ndarray, fps: float) -> float:
 # -- building ---------------------------------------------------------------------------------
 
 def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float):
-    videos, times, feats, thumbs = [], [], [], []
+    videos, times, feats, thumbs, stats = [], [], [], [], []
     for v, digest in entries:
         c = cache.get(digest)
         info = c.info
@@ -277,10 +278,11 @@ def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float)
         times.append(c.times)
         feats.append(c.features)
         thumbs.append(c.thumbs_path)
-    return videos, times, feats, thumbs
+        stats.append(c.pixel_stats)
+    return videos, times, feats, thumbs, stats
 
 
-def _assemble(videos, times, reduced, codes, errors, thumbs, model, settings, labels, manifest, report):
+def _assemble(videos, times, reduced, codes, errors, stats, thumbs, model, settings, labels, manifest, report):
     frame_video = np.concatenate([np.full(len(t), i, np.int32) for i, t in enumerate(times)])
     frame_time = np.concatenate(times).astype(np.float64)
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in times])])
@@ -290,7 +292,8 @@ def _assemble(videos, times, reduced, codes, errors, thumbs, model, settings, la
     manifest["failures"] = [asdict(f) for f in report.failures]
     return BundleContent(
         videos=videos, frame_video=frame_video, frame_time=frame_time, codes=codes, features=reduced,
-        recon_error=errors, fingerprints=fps, model=model, thumbs=thumbs,
+        recon_error=errors, pixel_stats=np.concatenate(stats).astype(np.float32), fingerprints=fps,
+        model=model, thumbs=thumbs,
         thumb_shape=(settings.sampling.thumb_height, settings.sampling.thumb_width),
         labels=attached, manifest=manifest)
 
@@ -310,7 +313,7 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
     """Train the map on every cached video in ``entries`` and write a new bundle version."""
     if not entries:
         raise VidatlasError("no video could be indexed; nothing to build", Code.FAILED_PRECONDITION)
-    videos, times, feats, thumbs = _load(cache, entries, settings.sampling.fps)
+    videos, times, feats, thumbs, stats = _load(cache, entries, settings.sampling.fps)
     all_feats = np.concatenate(feats)
     bar = _progress(settings, total=None, unit="step", desc="train map")
     with stage(report, "train"):
@@ -325,7 +328,7 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
         reduced, codes, errors = model.embed(all_feats)
     report.frames = len(all_feats)
     report.video_seconds = float(sum(v["duration_s"] for v in videos))
-    content = _assemble(videos, times, reduced, codes, errors, thumbs, model, settings, labels,
+    content = _assemble(videos, times, reduced, codes, errors, stats, thumbs, model, settings, labels,
                         _manifest(settings, cache.dir.name, weights_digest, model), report)
     with stage(report, "write"):
         return write_bundle(atlas, content)
@@ -437,20 +440,20 @@ def add(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] | N
     skipped = len(entries) - len(new)
     if skipped:
         report.warnings.append(f"{skipped} videos already in the bundle unchanged, skipped")
-    vids, times, feats, thumbs = _load(extractor.cache, new, settings.sampling.fps)
+    vids, times, feats, thumbs, stats = _load(extractor.cache, new, settings.sampling.fps)
     with stage(report, "embed"):
         parts = [old.content.model.embed(f) for f in feats]
     c = old.content
     off = c.offsets
-    rows = {}  # id -> (record, times, reduced, codes, errors, thumbs)
+    rows = {}  # id -> (record, times, reduced, codes, errors, thumbs, pixel stats)
     for i, rec in enumerate(c.videos):
         if rec["id"] in replaced:
             continue
         a, b = off[i], off[i + 1]
         rows[rec["id"]] = (rec, c.frame_time[a:b], np.asarray(c.features[a:b]), c.codes[a:b],
-                           c.recon_error[a:b], c.thumbs[i])
-    for rec, t, (red, cod, err), th in zip(vids, times, parts, thumbs):
-        rows[rec["id"]] = (rec, t, red, cod, err, th)
+                           c.recon_error[a:b], c.thumbs[i], c.pixel_stats[a:b])
+    for rec, t, (red, cod, err), th, st in zip(vids, times, parts, thumbs, stats):
+        rows[rec["id"]] = (rec, t, red, cod, err, th, st)
     order = sorted(rows)
     cols = list(zip(*(rows[k] for k in order)))
     report.frames = int(sum(len(t) for t in cols[1]))
@@ -460,7 +463,7 @@ def add(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] | N
     manifest["failures"] = []
     manifest["base_version"] = old.version
     content = _assemble(list(cols[0]), list(cols[1]), np.concatenate(cols[2]), np.concatenate(cols[3]),
-                        np.concatenate(cols[4]), list(cols[5]), old.content.model, settings,
+                        np.concatenate(cols[4]), list(cols[6]), list(cols[5]), old.content.model, settings,
                         [{k: lb[k] for k in ("video_id", "time_s", "label")} for lb in labels], manifest, report)
     with stage(report, "write"):
         report.bundle = str(write_bundle(atlas, content))

@@ -105,7 +105,7 @@ class IndexSettings:
         """A short digest of everything that changes a video's cached frames and features."""
         blob = json.dumps(
             {"sampling": dataclasses.asdict(self.sampling) | {"decode_threads": None, "decode_workers": None},
-             "backbone": self.backbone.name, "weights": weights_digest},
+             "backbone": self.backbone.name, "weights": weights_digest, "cache_format": 3},
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,7 +1,8 @@
 """The ``vidatlas`` command. Messages and progress go to stderr, ``--json`` results to stdout.
 
 Exit status: 0 success; 1 an error (one line on stderr); 2 bad usage; 3 the run finished but
-some inputs failed (listed in the summary).
+some inputs failed (listed in the summary); client calls: 4 invalid argument, 5 not found,
+6 failed precondition (no bundle), 7 resource exhausted, 8 deadline exceeded, 9 unavailable.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import json
 import logging
 import sys
 from pathlib import Path
+
+import grpc
 
 from indexer import IndexSettings, VidatlasError, from_env
 from indexer.labels import read_labels
@@ -122,6 +125,35 @@ def cmd_demo(args) -> int:
     return demo.query_demo(args.dir / "atlas") or report.exit_code
 
 
+def _add_serve_parser(sub) -> None:
+    from .settings import ServiceSettings
+    d = ServiceSettings()
+    p = sub.add_parser("serve", help="serve a bundle over gRPC",
+                       description="Serve FindSimilar, FindDissimilar, LabelVideo and friends for the bundle "
+                                   "named by BUNDLE/CURRENT, reloading it when CURRENT changes. Settings can "
+                                   "also come from VIDATLAS_SERVICE_<FIELD> environment variables.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--bundle", default=None, help=f"atlas directory (default {d.bundle})")
+    p.add_argument("--port", type=int, default=None, help=f"gRPC port (default {d.port})")
+    p.add_argument("--host", default=None, help=f"address to bind (default {d.host})")
+    p.add_argument("--redis-url", default=None, help="redis://host:port/db for the result cache; "
+                                                     "without it an in-process cache is used")
+    p.add_argument("--reload-interval", type=float, default=None,
+                   help=f"seconds between checks of CURRENT, 0 = never (default {d.reload_interval_s})")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    from .server import serve
+    from .settings import service_settings_from_env
+    s = service_settings_from_env()
+    changes = {k: v for k, v in (("bundle", args.bundle), ("port", args.port), ("host", args.host),
+                                 ("redis_url", args.redis_url), ("reload_interval_s", args.reload_interval))
+               if v is not None}
+    serve(dataclasses.replace(s, **changes))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vidatlas", description="Map a video collection: index it, then find similar and "
@@ -130,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_index_parser(sub)
     _add_demo_parser(sub)
+    _add_serve_parser(sub)
+    from .client import add_client_parsers
+    add_client_parsers(sub)
     return parser
 
 
@@ -143,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     except VidatlasError as exc:
         print(f"vidatlas: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except grpc.RpcError as exc:
+        from .client import rpc_error
+        return rpc_error(exc)
     except KeyboardInterrupt:
         print("vidatlas: interrupted; cached work is kept, rerun to resume", file=sys.stderr)
         return 130

@@ -1,24 +1,35 @@
-"""What ``vidatlas demo`` shows after indexing: a similarity query against the new bundle."""
+"""What ``vidatlas demo`` does after indexing: serve the bundle on a free loopback port (in-process
+cache, no Redis needed) and run a few queries through the real gRPC client."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from indexer import read_bundle
+from .settings import ServiceSettings
 
 
 def query_demo(atlas: Path) -> int:
-    bundle = read_bundle(atlas)
-    c = bundle.content
-    ids = bundle.video_ids
-    query = "real/carphone_pristine" if "real/carphone_pristine" in ids else ids[0]
-    qi = ids.index(query)
-    fp = c.fingerprints.reshape(len(ids), -1)
-    d, nn = bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp[qi:qi + 1]), min(5, len(ids)))
-    print(f"videos whose map paths are closest to {query!r}:", file=sys.stderr)
-    for dist, j in zip(d[0], nn[0]):
-        if j != qi:
-            print(f"  {ids[j]:40s} path distance {dist:.3f}")
-    return 0
+    from .cli import main as cli
+    from .server import create_server
+    settings = dataclasses.replace(ServiceSettings(), bundle=str(atlas), reload_interval_s=0)
+    server, port, holder, _ = create_server(settings, "127.0.0.1:0")
+    server.start()
+    address = f"127.0.0.1:{port}"
+    print(f"\nserving {holder.current().version} on {address}", file=sys.stderr)
+    try:
+        status = 0
+        for title, args in [
+            ("videos most like real/carphone_pristine (its re-encoded copy should come first)",
+             ["similar", "real/carphone_pristine", "--k", "5"]),
+            ("videos most like trips/day3/office (its reordered twin must rank below a true copy)",
+             ["similar", "trips/day3/office", "--k", "3"]),
+            ("the five most dissimilar videos", ["dissimilar", "--k", "5"]),
+            ("unsupervised labels of trips/day1/harbour", ["label", "trips/day1/harbour"]),
+        ]:
+            print(f"\n$ vidatlas {' '.join(args)}    # {title}", file=sys.stderr)
+            sys.stdout.flush()
+            status = status or cli([*args, "--server", address])
+        return status
+    finally:
+        server.stop(grace=1).wait()

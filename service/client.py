@@ -1,0 +1,173 @@
+"""Command-line client: ``vidatlas similar|dissimilar|label|labels|outliers|videos|info``.
+
+Every call has a deadline; a failed call prints one line and exits with a status-specific code.
+``--json`` prints the documented JSON shapes on stdout; otherwise a readable table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import grpc
+
+from indexer.labels import read_labels
+
+from . import conversions as conv
+from .api import vidatlas_pb2 as pb
+from .api import vidatlas_pb2_grpc as pb_grpc
+
+EXIT_CODES = {
+    grpc.StatusCode.INVALID_ARGUMENT: 4,
+    grpc.StatusCode.NOT_FOUND: 5,
+    grpc.StatusCode.FAILED_PRECONDITION: 6,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 7,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 8,
+    grpc.StatusCode.UNAVAILABLE: 9,
+    grpc.StatusCode.UNAUTHENTICATED: 10,
+}
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+def stub(server: str) -> pb_grpc.VidAtlasStub:
+    channel = grpc.insecure_channel(server, options=[("grpc.max_send_message_length", 80 << 20),
+                                                     ("grpc.max_receive_message_length", 80 << 20)])
+    return pb_grpc.VidAtlasStub(channel)
+
+
+def video_query(text: str, start: float = 0.0, end: float = 0.0) -> pb.VideoQuery:
+    """A path to an existing file is uploaded as a clip; anything else is an indexed video id."""
+    path = Path(text)
+    if path.is_file():
+        return pb.VideoQuery(clip=path.read_bytes())
+    return pb.VideoQuery(video_id=text, start_s=start, end_s=end)
+
+
+def _print_results(resp: pb.SearchResponse, as_json: bool, what: str) -> None:
+    if as_json:
+        print(json.dumps(conv.search_json(resp), indent=1))
+        return
+    print(f"{'rank':>4}  {'video':40s} {'score':>8}  range (s)")
+    for i, r in enumerate(resp.results, 1):
+        span = f"{r.start_s:.1f}-{r.end_s:.1f}"
+        if what == "similar":
+            span += f"  (query {r.query_start_s:.1f}-{r.query_end_s:.1f})"
+        print(f"{i:>4}  {r.video_id:40s} {r.score:8.3f}  {span}")
+    print(f"bundle {resp.bundle_version}{' (cached)' if resp.cached else ''}", file=sys.stderr)
+
+
+def cmd_similar(args) -> int:
+    resp = stub(args.server).FindSimilar(pb.FindSimilarRequest(query=video_query(args.query, args.start, args.end),
+                                                               k=args.k), timeout=args.timeout)
+    _print_results(resp, args.json, "similar")
+    return 0
+
+
+def cmd_dissimilar(args) -> int:
+    req = pb.FindDissimilarRequest(k=args.k)
+    if args.to:
+        req.query.CopyFrom(video_query(args.to))
+    _print_results(stub(args.server).FindDissimilar(req, timeout=args.timeout), args.json, "dissimilar")
+    return 0
+
+
+def cmd_outliers(args) -> int:
+    _print_results(stub(args.server).Outliers(pb.OutliersRequest(k=args.k), timeout=args.timeout), args.json, "outliers")
+    return 0
+
+
+def cmd_label(args) -> int:
+    resp = stub(args.server).LabelVideo(pb.LabelVideoRequest(query=video_query(args.query, args.start, args.end)),
+                                        timeout=args.timeout)
+    if args.json:
+        print(json.dumps(conv.label_json(resp), indent=1))
+        return 0
+    kind = " (unsupervised clusters)" if resp.unsupervised else ""
+    print(f"video label: {resp.video_label}  confidence {resp.confidence:.2f}{kind}")
+    for s in resp.segments:
+        print(f"  {s.start_s:8.1f} - {s.end_s:8.1f} s  {s.label}")
+    return 0
+
+
+def cmd_labels_add(args) -> int:
+    rows = read_labels(args.csv)
+    req = pb.AddLabelsRequest(labels=[pb.LabelRow(**r) for r in rows])
+    resp = stub(args.server).AddLabels(req, timeout=args.timeout)
+    if args.json:
+        print(json.dumps({"added": resp.added, "total": resp.total}))
+    else:
+        print(f"added {resp.added} labels ({resp.total} in all)")
+    return 0
+
+
+def cmd_videos(args) -> int:
+    s = stub(args.server)
+    token, out = "", []
+    while True:
+        resp = s.ListVideos(pb.ListVideosRequest(prefix=args.prefix, page_token=token, page_size=1000),
+                            timeout=args.timeout)
+        out += resp.videos
+        token = resp.next_page_token
+        if not token:
+            break
+    if args.json:
+        print(json.dumps({"videos": [{"video_id": v.video_id, "duration_s": v.duration_s, "frames": v.frames,
+                                      "width": v.width, "height": v.height, "anomaly_score": v.anomaly_score}
+                                     for v in out]}, indent=1))
+    else:
+        for v in out:
+            print(f"{v.video_id:40s} {v.duration_s:8.1f} s {v.frames:6d} frames {v.width}x{v.height}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    r = stub(args.server).GetInfo(pb.GetInfoRequest(), timeout=args.timeout)
+    info = {"bundle_version": r.bundle_version, "videos": r.videos, "frames": r.frames, "backbone": r.backbone,
+            "labels": r.labels, "server_version": r.server_version}
+    print(json.dumps(info, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+    return 0
+
+
+def add_client_parsers(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--server", default=DEFAULT_SERVER, help="HOST:PORT of a vidatlas server")
+    common.add_argument("--timeout", type=float, default=30.0, help="deadline for the call in seconds")
+    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    ranged = argparse.ArgumentParser(add_help=False)
+    ranged.add_argument("--start", type=float, default=0.0, help="start of a time range of an indexed video (s)")
+    ranged.add_argument("--end", type=float, default=0.0, help="end of the range (s); 0 = to the end")
+    k = argparse.ArgumentParser(add_help=False)
+    k.add_argument("--k", type=int, default=10, help="number of results (1-100)")
+
+    p = sub.add_parser("similar", parents=[common, ranged, k], help="videos most like a video or clip",
+                       description="QUERY is an indexed video id (e.g. trips/day1/GOPR0042) or the path "
+                                   "of a video file, which is uploaded and embedded by the server.")
+    p.add_argument("query")
+    p.set_defaults(func=cmd_similar)
+    p = sub.add_parser("dissimilar", parents=[common, k], help="videos as different as possible",
+                       description="Without --to: k videos as far from each other as possible. With --to: "
+                                   "the k videos farthest from that video (id or file).")
+    p.add_argument("--to", help="video id or file to be far from")
+    p.set_defaults(func=cmd_dissimilar)
+    p = sub.add_parser("label", parents=[common, ranged], help="labels per frame, segments and a video label")
+    p.add_argument("query", help="indexed video id or a video file")
+    p.set_defaults(func=cmd_label)
+    p = sub.add_parser("labels", help="manage labels")
+    lsub = p.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
+    p = lsub.add_parser("add", parents=[common], help="attach labels from a CSV (video_id,time_s,label); no re-index")
+    p.add_argument("csv", type=Path)
+    p.set_defaults(func=cmd_labels_add)
+    p = sub.add_parser("outliers", parents=[common, k], help="videos ranked by anomaly score")
+    p.set_defaults(func=cmd_outliers)
+    p = sub.add_parser("videos", parents=[common], help="list indexed videos")
+    p.add_argument("--prefix", default="", help="only ids starting with this")
+    p.set_defaults(func=cmd_videos)
+    p = sub.add_parser("info", parents=[common], help="what the server is serving")
+    p.set_defaults(func=cmd_info)
+
+
+def rpc_error(exc: grpc.RpcError) -> int:
+    code = exc.code()
+    print(f"vidatlas: {code.name.lower()}: {exc.details()}", file=sys.stderr)
+    return EXIT_CODES.get(code, 1)

@@ -1,0 +1,213 @@
+"""The gRPC server: servicer, error mapping, health, and ``create_server``."""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from indexer import Code, VidatlasError
+
+from . import conversions as conv
+from .api import vidatlas_pb2 as pb
+from .api import vidatlas_pb2_grpc as pb_grpc
+from .cache import cache_key, make_cache
+from .embed import ClipEmbedder
+from .labelling import label
+from .search import Query
+from .settings import ServiceSettings
+from .state import Holder, State
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "vidatlas.v1.VidAtlas"
+MAX_MESSAGE_BYTES = 80 << 20
+
+STATUS = {
+    Code.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    Code.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    Code.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    Code.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Code.DATA_LOSS: grpc.StatusCode.FAILED_PRECONDITION,
+    Code.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
+
+class _Deadline(Exception):
+    pass
+
+
+def rpc(method):
+    """Map every outcome of a handler to a proper status: the one place errors become codes."""
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except VidatlasError as exc:
+            context.abort(STATUS[exc.code], str(exc))
+        except _Deadline:
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+        except Exception as exc:  # a bug: log it, answer INTERNAL (never UNKNOWN)
+            if isinstance(exc, grpc.RpcError) or type(exc).__name__ == "_AbortError":
+                raise
+            log.exception("internal error in %s", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}")
+    return wrapper
+
+
+def _check_deadline(context) -> None:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise _Deadline()
+
+
+class VidAtlasServicer(pb_grpc.VidAtlasServicer):
+    def __init__(self, holder: Holder, settings: ServiceSettings):
+        self.holder = holder
+        self.settings = settings
+        self.cache = make_cache(settings.redis_url or None, settings.cache_ttl_s, settings.redis_timeout_s)
+        self.embedder = ClipEmbedder(settings)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _query(self, state: State, q: pb.VideoQuery, context) -> Query:
+        kind = q.WhichOneof("source")
+        if kind == "video_id":
+            return state.searcher.query_for_video(q.video_id, q.start_s, q.end_s)
+        if kind == "clip":
+            _check_deadline(context)
+            return self.embedder.embed(state.searcher, q.clip)
+        raise VidatlasError("the query needs a video_id or a clip", Code.INVALID_ARGUMENT)
+
+    def _cached(self, state: State, name: str, request, context, compute, response_type, extra: str = ""):
+        key = cache_key(state.version, name, request.SerializeToString(deterministic=True), extra)
+        data, hit = self.cache.get_or_compute(key, lambda: compute().SerializeToString())
+        _check_deadline(context)
+        resp = response_type.FromString(data)
+        if hasattr(resp, "cached"):
+            resp.cached = hit
+        return resp
+
+    # -- RPCs ----------------------------------------------------------------------------------
+    @rpc
+    def FindSimilar(self, request, context):
+        state = self.holder.current()
+        k = request.k
+
+        def compute():
+            matches = state.searcher.similar(self._query(state, request.query, context), k)
+            return conv.search_response(matches, state.version)
+        return self._cached(state, "similar", request, context, compute, pb.SearchResponse)
+
+    @rpc
+    def FindDissimilar(self, request, context):
+        state = self.holder.current()
+
+        def compute():
+            q = self._query(state, request.query, context) if request.HasField("query") else None
+            return conv.search_response(state.searcher.dissimilar(request.k, q), state.version)
+        return self._cached(state, "dissimilar", request, context, compute, pb.SearchResponse)
+
+    @rpc
+    def Outliers(self, request, context):
+        state = self.holder.current()
+        return self._cached(state, "outliers", request, context,
+                            lambda: conv.search_response(state.searcher.outliers(request.k), state.version),
+                            pb.SearchResponse)
+
+    @rpc
+    def LabelVideo(self, request, context):
+        state = self.holder.current()
+
+        def compute():
+            q = self._query(state, request.query, context)
+            return conv.label_response(label(state.searcher, q, list(state.labels)), state.version)
+        return self._cached(state, "label", request, context, compute, pb.LabelVideoResponse,
+                            extra=str(state.labels_generation))
+
+    @rpc
+    def ListVideos(self, request, context):
+        s = self.holder.current().searcher
+        size = request.page_size or 100
+        if size > 1000:
+            raise VidatlasError("page_size is at most 1000", Code.INVALID_ARGUMENT)
+        try:
+            start = int(request.page_token or 0)
+        except ValueError:
+            raise VidatlasError("bad page_token", Code.INVALID_ARGUMENT) from None
+        rows = [i for i, v in enumerate(s.ids) if v.startswith(request.prefix)]
+        page = rows[start:start + size]
+        videos = s.bundle.content.videos
+        return pb.ListVideosResponse(
+            videos=[conv.video_info(videos[i], float(s.anomaly_videos[i])) for i in page],
+            next_page_token=str(start + size) if start + size < len(rows) else "")
+
+    @rpc
+    def DescribeVideo(self, request, context):
+        s = self.holder.current().searcher
+        i = s.video_row(request.video_id)
+        return conv.video_info(s.bundle.content.videos[i], float(s.anomaly_videos[i]))
+
+    @rpc
+    def AddLabels(self, request, context):
+        added, total = self.holder.add_labels(conv.label_rows(request))
+        return pb.AddLabelsResponse(added=added, total=total)
+
+    @rpc
+    def GetInfo(self, request, context):
+        state = self.holder.current()
+        s = state.searcher
+        from importlib.metadata import version
+        return pb.ServiceInfo(bundle_version=state.version, videos=len(s.ids), frames=len(s.frame_time),
+                              backbone=s.bundle.manifest["backbone"]["name"], labels=len(state.labels),
+                              server_version=version("vidatlas"))
+
+
+def create_server(settings: ServiceSettings, address: str | None = None) -> tuple[grpc.Server, int, Holder, VidAtlasServicer]:
+    """A ready-to-start server bound to ``address`` (``host:0`` picks a free port)."""
+    holder = Holder(settings)
+    holder.load()
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="vidatlas-rpc"),
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+    servicer = VidAtlasServicer(holder, settings)
+    pb_grpc.add_VidAtlasServicer_to_server(servicer, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port(address or f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise VidatlasError(f"cannot bind {address or settings.port}", Code.FAILED_PRECONDITION)
+
+    def update_health():
+        status = health_pb2.HealthCheckResponse.SERVING if holder.state else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", SERVICE_NAME):
+            health_servicer.set(name, status)
+    update_health()
+    original_load = holder.load
+
+    def load_and_report():
+        changed = original_load()
+        update_health()
+        return changed
+    holder.load = load_and_report
+    return server, port, holder, servicer
+
+
+def serve(settings: ServiceSettings) -> None:
+    """Run until SIGINT/SIGTERM; in-flight calls get a grace period to finish."""
+    import signal
+    server, port, holder, _ = create_server(settings)
+    server.start()
+    holder.watch()
+    log.warning("vidatlas serving on port %d (bundle %s)", port, holder.state.version if holder.state else "none")
+    done = threading.Event()
+
+    def stop(*_):
+        holder.stop()
+        server.stop(grace=10).wait()
+        done.set()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    done.wait()

@@ -1,0 +1,44 @@
+"""Service settings: one typed object, every field overridable as ``VIDATLAS_SERVICE_<FIELD>``."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from indexer import VidatlasError
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    bundle: str = "./atlas"
+    """Atlas directory (follows CURRENT) or one version directory."""
+    host: str = "[::]"
+    port: int = 50051
+    redis_url: str = ""
+    """Empty: an in-process LRU cache."""
+    cache_ttl_s: float = 3600.0
+    redis_timeout_s: float = 0.05
+    reload_interval_s: float = 2.0
+    """How often CURRENT is checked for a new version; 0 disables hot reload."""
+    workers: int = 8
+    max_clip_bytes: int = 64 << 20
+    max_clip_seconds: float = 600.0
+    labels_path: str = ""
+    """Where labels added through the API are kept; empty: <atlas>/added-labels.jsonl."""
+    backbone_weights: str = ""
+    """Weights for embedding uploaded clips when the bundle's backbone is not the packaged one."""
+
+
+def service_settings_from_env(base: ServiceSettings | None = None, environ=None) -> ServiceSettings:
+    environ = os.environ if environ is None else environ
+    base = base or ServiceSettings()
+    changes = {}
+    for f in dataclasses.fields(base):
+        key = f"VIDATLAS_SERVICE_{f.name.upper()}"
+        if key in environ:
+            kind = type(getattr(base, f.name))
+            try:
+                changes[f.name] = kind(environ[key])
+            except ValueError as exc:
+                raise VidatlasError(f"{key}={environ[key]!r}: {exc}") from None
+    return dataclasses.replace(base, **changes)

@@ -1,0 +1,143 @@
+"""The bundle being served, swapped atomically on hot reload, and labels added at run time.
+
+A request takes one :class:`State` at its start and uses only it, so every answer comes wholly
+from one bundle version. A new version named by ``CURRENT`` is loaded and validated in the
+background; a bad one is refused (logged and counted) and the old one keeps serving.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer import Code, VidatlasError, read_bundle
+from indexer.bundle import CURRENT
+from indexer.labels import attach
+
+from .search import Searcher
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+MAX_LABELS_PER_CALL = 10_000
+
+
+@dataclass(frozen=True)
+class State:
+    searcher: Searcher
+    labels: tuple = ()           # attached rows: video_id, time_s, label, frame
+    labels_generation: int = 0   # changes whenever labels change (part of LabelVideo cache keys)
+
+    @property
+    def version(self) -> str:
+        return self.searcher.version
+
+
+@dataclass
+class Holder:
+    settings: ServiceSettings
+    state: State | None = None
+    load_failures: int = 0
+    last_error: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def atlas(self) -> Path:
+        return Path(self.settings.bundle)
+
+    @property
+    def labels_path(self) -> Path:
+        return Path(self.settings.labels_path) if self.settings.labels_path else self.atlas / "added-labels.jsonl"
+
+    def current(self) -> State:
+        state = self.state
+        if state is None:
+            raise VidatlasError(f"no bundle loaded from {self.atlas}: {self.last_error or 'not loaded yet'}",
+                                Code.FAILED_PRECONDITION)
+        return state
+
+    def _pointer(self) -> str:
+        try:
+            return (self.atlas / CURRENT).read_text().strip()
+        except OSError:
+            return ""
+
+    def load(self) -> bool:
+        """Load the bundle if it is not the one being served; True when a new one was loaded."""
+        with self._lock:
+            pointer = self._pointer()
+            if self.state is not None and pointer and self.state.version == pointer:
+                return False
+            try:
+                bundle = read_bundle(self.atlas)
+                if self.state is not None and bundle.version == self.state.version:
+                    return False
+                searcher = Searcher(bundle)
+                labels = self._attach(searcher, [*bundle.content.labels, *self._added()])
+            except VidatlasError as exc:
+                self.load_failures += 1
+                self.last_error = str(exc)
+                log.error("bundle refused, %s: %s", "keeping " + self.state.version if self.state else "none loaded", exc)
+                return False
+            self.state = State(searcher, tuple(labels), len(labels))
+            self.last_error = ""
+            log.info("serving bundle %s (%d videos, %d frames)", searcher.version, len(searcher.ids),
+                     len(searcher.frame_time))
+            return True
+
+    def _added(self) -> list[dict]:
+        try:
+            lines = self.labels_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    @staticmethod
+    def _attach(searcher: Searcher, rows: list[dict]) -> list[dict]:
+        plain = [{k: r[k] for k in ("video_id", "time_s", "label")} for r in rows]
+        attached, _ = attach(plain, searcher.bundle.content.videos, searcher.offsets, np.asarray(searcher.frame_time))
+        return attached
+
+    def add_labels(self, rows: list[dict]) -> tuple[int, int]:
+        if len(rows) > MAX_LABELS_PER_CALL:
+            raise VidatlasError(f"at most {MAX_LABELS_PER_CALL} labels per call", Code.RESOURCE_EXHAUSTED)
+        with self._lock:
+            state = self.current()
+            for r in rows:
+                state.searcher.video_row(r["video_id"])  # NOT_FOUND for unknown ids
+                if not r["label"] or not np.isfinite(r["time_s"]) or r["time_s"] < 0:
+                    raise VidatlasError(f"bad label row {r}", Code.INVALID_ARGUMENT)
+            try:
+                with open(self.labels_path, "a") as f:
+                    for r in rows:
+                        f.write(json.dumps(r) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                raise VidatlasError(f"cannot store labels at {self.labels_path}: {exc.strerror}",
+                                    Code.FAILED_PRECONDITION) from None
+            labels = state.labels + tuple(self._attach(state.searcher, rows))
+            self.state = State(state.searcher, labels, state.labels_generation + len(rows) + 1)
+            return len(rows), len(labels)
+
+    def watch(self) -> threading.Thread | None:
+        if self.settings.reload_interval_s <= 0:
+            return None
+
+        def loop():
+            while not self._stop.wait(self.settings.reload_interval_s):
+                try:
+                    self.load()
+                except Exception:  # the watcher must survive anything
+                    log.exception("reload failed")
+        thread = threading.Thread(target=loop, name="vidatlas-reload", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
