@@ -14,9 +14,10 @@ import numpy as np
 
 from .search import Query, Searcher
 
-NEIGHBOURS = 5
-SMOOTH = 1  # frames on each side
-KEYFRAME_HALF_LIFE_S = 5.0
+NEIGHBOURS = 3
+SHARPNESS = 8          # votes weigh similarity**SHARPNESS: the nearest labelled frames dominate
+KEYFRAME_BOOST = 1.0   # a labelled frame of the query's own video votes up to (1 + boost)x ...
+KEYFRAME_HALF_LIFE_S = 5.0  # ... halving with every this many seconds away from it
 CLUSTERS = 8
 
 
@@ -40,18 +41,19 @@ def label(searcher: Searcher, q: Query, labels: list[dict]) -> Labelling:
     sims = q.feats @ searcher.feats[rows].T  # (n_query, n_labelled)
     k = min(NEIGHBOURS, len(rows))
     top = np.argsort(-sims, axis=1)[:, :k]
+    weight = np.clip(sims, 0.0, None) ** SHARPNESS
+    if q.video is not None:  # the video's own keyframes count more near them in time
+        own = searcher.frame_video[rows] == q.video
+        dt = np.abs(q.times[:, None] - searcher.frame_time[rows][None, :])
+        weight = weight * (1.0 + KEYFRAME_BOOST * own[None, :] * 0.5 ** (dt / KEYFRAME_HALF_LIFE_S))
     votes = np.zeros((len(q.times), len(names)))
     for i in range(len(q.times)):
         for j in top[i]:
-            votes[i, lab[j]] += max(0.0, float(sims[i, j])) ** 4
-    if q.video is not None:  # the video's own keyframes, interpolated over time
-        own = searcher.frame_video[rows] == q.video
-        for r, lb in zip(rows[own], lab[own]):
-            dt = np.abs(q.times - searcher.frame_time[r])
-            votes[:, lb] += 2.0 * 0.5 ** (dt / KEYFRAME_HALF_LIFE_S) * np.exp(-0.0 * dt)
-    if SMOOTH and len(votes) > 1:
-        padded = np.pad(votes, ((SMOOTH, SMOOTH), (0, 0)), mode="edge")
-        votes = sum(padded[i:i + len(votes)] for i in range(2 * SMOOTH + 1)) / (2 * SMOOTH + 1)
+            votes[i, lab[j]] += weight[i, j]
+    votes = votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-30)
+    if len(votes) > 2:  # light temporal smoothing of the per-frame distributions
+        padded = np.pad(votes, ((1, 1), (0, 0)), mode="edge")
+        votes = 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
     total = np.maximum(votes.sum(axis=1), 1e-12)
     best = votes.argmax(axis=1)
     conf = votes[np.arange(len(best)), best] / total
