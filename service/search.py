@@ -202,21 +202,28 @@ class Searcher:
         Frame: the robust z-score (median/MAD) of its autoencoder reconstruction error — the
         seed's signal for content that does not fit the map — plus a large fixed penalty when
         the picture is degenerate (see :func:`degenerate_frames`). Video: the mean of its
-        frames' scores plus half the z-score of how far its path lies from the paths of its
-        nearest videos. Degenerate footage therefore always ranks first, then content that does
-        not fit.
+        frames' reconstruction z-scores plus half the z-score of how far its path lies from the
+        paths of its nearest videos, log-compressed, plus the penalty times the share of
+        degenerate frames. Degenerate footage therefore ranks first, then content that does not
+        fit.
         """
         c = self.bundle.content
-        frame = _robust_z(np.asarray(c.recon_error, np.float64)) + DEGENERATE_PENALTY * degenerate_frames(c.pixel_stats)
+        degenerate = degenerate_frames(c.pixel_stats)
+        recon = _robust_z(np.asarray(c.recon_error, np.float64))
         n = len(self.ids)
-        per_video = np.array([frame[self.offsets[i]:self.offsets[i + 1]].mean() for i in range(n)])
+        spans = [slice(int(self.offsets[i]), int(self.offsets[i + 1])) for i in range(n)]
         if n > 1:
             d = np.sqrt(((self.fingerprints[:, None] - self.fingerprints[None]) ** 2).mean(-1))
             np.fill_diagonal(d, np.inf)
             path = _robust_z(np.sort(d, axis=1)[:, :min(3, n - 1)].mean(1))
         else:
             path = np.zeros(n)
-        return frame.astype(np.float32), per_video + 0.5 * path
+        content = np.array([recon[sp].mean() for sp in spans]) + 0.5 * path
+        # compress the heavy tail (a unique but natural video can sit dozens of MADs out) so that
+        # the degenerate-picture penalty always dominates the ranking
+        content = np.sign(content) * np.log1p(np.abs(content))
+        video = content + DEGENERATE_PENALTY * np.array([degenerate[sp].mean() for sp in spans])
+        return (recon + DEGENERATE_PENALTY * degenerate).astype(np.float32), video
 
 
 DEGENERATE_PENALTY = 10.0

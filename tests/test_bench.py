@@ -1,0 +1,28 @@
+"""The benchmarks keep working: each runs once at its --quick size (numbers are not asserted,
+except the quality floor the product promises)."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args):
+    out = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_indexing_benchmark_quick():
+    text = run(ROOT / "bench" / "indexing.py", "--quick", "--no-seed-recipe")
+    assert "vidatlas extraction" in text and "naive = decode-all then backbone" in text
+    assert re.search(r"vidatlas extraction vs naive: \*\*[\d.]+x\*\*", text)
+
+
+def test_quality_benchmark_quick():
+    text = run(ROOT / "bench" / "quality.py", "--quick")
+    overall = re.search(r"\| \*\*all\*\* \| \*\*([\d.]+) /", text)
+    assert overall and float(overall.group(1)) >= 0.96  # transformed copies and clips found at rank 1
+    assert "True copy ranked above its reordered twin: 1.00" in text
+    assert re.search(r"Noise/flash videos among the top 4 outliers: 4 of 4", text)
