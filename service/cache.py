@@ -68,12 +68,15 @@ class RedisCache:
                                             retry_on_timeout=False, health_check_interval=0)
         self._errors_until = 0.0
         self.errors = 0
+        self.on_error = None
 
     def _down(self) -> bool:
         return time.monotonic() < self._errors_until
 
     def _failed(self, exc: Exception) -> None:
         self.errors += 1
+        if self.on_error:
+            self.on_error()
         self._errors_until = time.monotonic() + self.backoff_s
         log.warning("redis unavailable (%s); serving without it for %.1f s", exc, self.backoff_s)
 
@@ -98,17 +101,25 @@ class RedisCache:
 class ResultCache:
     """Get-or-compute with single-flight over either backend."""
 
-    def __init__(self, backend: LocalCache | RedisCache):
+    def __init__(self, backend: LocalCache | RedisCache, on_event=None):
         self.backend = backend
         self.stats = CacheStats()
+        self._on_event = on_event  # a labelled prometheus Counter (hit / miss / error), or None
+        if isinstance(backend, RedisCache) and on_event is not None:
+            backend.on_error = lambda: on_event.labels("error").inc()
         self._inflight: dict[str, Future] = {}
         self._lock = threading.Lock()
+
+    def _event(self, name: str) -> None:
+        if self._on_event is not None:
+            self._on_event.labels(name).inc()
 
     def get_or_compute(self, key: str, compute: Callable[[], bytes]) -> tuple[bytes, bool]:
         """``(value, was_cached)``; concurrent identical misses wait for one computation."""
         value = self.backend.get(key)
         if value is not None:
             self.stats.hits += 1
+            self._event("hit")
             return value, True
         with self._lock:
             future = self._inflight.get(key)
@@ -117,8 +128,10 @@ class ResultCache:
                 future = self._inflight[key] = Future()
         if not leader:
             self.stats.hits += 1
+            self._event("hit")
             return future.result(), True
         self.stats.misses += 1
+        self._event("miss")
         try:
             value = compute()
             future.set_result(value)
@@ -136,5 +149,5 @@ class ResultCache:
         return getattr(self.backend, "errors", 0)
 
 
-def make_cache(redis_url: str | None, ttl_s: float = 3600, timeout_s: float = 0.05) -> ResultCache:
-    return ResultCache(RedisCache(redis_url, ttl_s, timeout_s) if redis_url else LocalCache(ttl_s=ttl_s))
+def make_cache(redis_url: str | None, ttl_s: float = 3600, timeout_s: float = 0.05, on_event=None) -> ResultCache:
+    return ResultCache(RedisCache(redis_url, ttl_s, timeout_s) if redis_url else LocalCache(ttl_s=ttl_s), on_event)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -16,7 +17,9 @@ from .api import vidatlas_pb2 as pb
 from .api import vidatlas_pb2_grpc as pb_grpc
 from .cache import cache_key, make_cache
 from .embed import ClipEmbedder
+from .interceptors import AuthInterceptor, MetricsInterceptor
 from .labelling import label
+from .metrics import Metrics
 from .search import Query
 from .settings import ServiceSettings
 from .state import Holder, State
@@ -64,10 +67,11 @@ def _check_deadline(context) -> None:
 
 
 class VidAtlasServicer(pb_grpc.VidAtlasServicer):
-    def __init__(self, holder: Holder, settings: ServiceSettings):
+    def __init__(self, holder: Holder, settings: ServiceSettings, metrics: Metrics | None = None):
         self.holder = holder
         self.settings = settings
-        self.cache = make_cache(settings.redis_url or None, settings.cache_ttl_s, settings.redis_timeout_s)
+        self.cache = make_cache(settings.redis_url or None, settings.cache_ttl_s, settings.redis_timeout_s,
+                                on_event=metrics.cache_events if metrics else None)
         self.embedder = ClipEmbedder(settings)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -164,50 +168,108 @@ class VidAtlasServicer(pb_grpc.VidAtlasServicer):
                               server_version=version("vidatlas"))
 
 
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise VidatlasError(f"cannot read {path}: {exc.strerror}", Code.FAILED_PRECONDITION) from None
+
+
+class Service:
+    """A configured server: gRPC, health, optional metrics endpoint, hot reload, draining."""
+
+    def __init__(self, settings: ServiceSettings, address: str | None = None):
+        self.settings = settings
+        self.metrics = Metrics()
+        self.holder = Holder(settings, on_change=self._bundle_changed)
+        interceptors = [MetricsInterceptor(self.metrics)]
+        if settings.auth_token_file:
+            token = _read(settings.auth_token_file).decode().strip()
+            if not token:
+                raise VidatlasError(f"{settings.auth_token_file} holds no token", Code.FAILED_PRECONDITION)
+            interceptors.append(AuthInterceptor(token))
+        limit = settings.max_clip_bytes + (1 << 20)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="vidatlas-rpc"),
+            interceptors=interceptors,
+            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+        self.servicer = VidAtlasServicer(self.holder, settings, self.metrics)
+        pb_grpc.add_VidAtlasServicer_to_server(self.servicer, self.server)
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        if settings.reflection:
+            from grpc_reflection.v1alpha import reflection
+            names = (pb.DESCRIPTOR.services_by_name["VidAtlas"].full_name, health.SERVICE_NAME,
+                     reflection.SERVICE_NAME)
+            reflection.enable_server_reflection(names, self.server)
+        address = address or f"{settings.host}:{settings.port}"
+        if settings.tls_cert or settings.tls_key:
+            creds = grpc.ssl_server_credentials(
+                [(_read(settings.tls_key), _read(settings.tls_cert))],
+                root_certificates=_read(settings.tls_client_ca) if settings.tls_client_ca else None,
+                require_client_auth=bool(settings.tls_client_ca))
+            self.port = self.server.add_secure_port(address, creds)
+        else:
+            self.port = self.server.add_insecure_port(address)
+        if self.port == 0:
+            raise VidatlasError(f"cannot bind {address}", Code.FAILED_PRECONDITION)
+        self.draining = False
+        self.metrics_server = None
+        self.metrics_port = 0
+        self.holder.load()
+        self._set_health()
+
+    def _bundle_changed(self, loaded: bool) -> None:
+        if loaded:
+            self.metrics.serving(self.holder.state.version)
+        else:
+            self.metrics.load_failures.inc()
+        self._set_health()
+
+    def _set_health(self) -> None:
+        ok = self.holder.state is not None and not self.draining
+        status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", SERVICE_NAME):
+            self.health.set(name, status)
+
+    def start(self) -> "Service":
+        self.server.start()
+        self.holder.watch()
+        if self.settings.metrics_port >= 0 and self.settings.metrics_port != 0:
+            self.metrics_server, self.metrics_port = self.metrics.serve_http(self.settings.metrics_port)
+        return self
+
+    def stop(self, drain_s: float | None = None, grace_s: float | None = None) -> None:
+        """Report NOT_SERVING (load balancers stop sending), wait ``drain_s``, then stop accepting
+        calls and give in-flight ones ``grace_s`` to finish."""
+        self.draining = True
+        self._set_health()
+        time.sleep(self.settings.drain_s if drain_s is None else drain_s)
+        self.holder.stop()
+        self.server.stop(grace=self.settings.grace_s if grace_s is None else grace_s).wait()
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+
+
 def create_server(settings: ServiceSettings, address: str | None = None) -> tuple[grpc.Server, int, Holder, VidAtlasServicer]:
     """A ready-to-start server bound to ``address`` (``host:0`` picks a free port)."""
-    holder = Holder(settings)
-    holder.load()
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="vidatlas-rpc"),
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
-    servicer = VidAtlasServicer(holder, settings)
-    pb_grpc.add_VidAtlasServicer_to_server(servicer, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(address or f"{settings.host}:{settings.port}")
-    if port == 0:
-        raise VidatlasError(f"cannot bind {address or settings.port}", Code.FAILED_PRECONDITION)
-
-    def update_health():
-        status = health_pb2.HealthCheckResponse.SERVING if holder.state else health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", SERVICE_NAME):
-            health_servicer.set(name, status)
-    update_health()
-    original_load = holder.load
-
-    def load_and_report():
-        changed = original_load()
-        update_health()
-        return changed
-    holder.load = load_and_report
-    return server, port, holder, servicer
+    svc = Service(settings, address)
+    return svc.server, svc.port, svc.holder, svc.servicer
 
 
 def serve(settings: ServiceSettings) -> None:
-    """Run until SIGINT/SIGTERM; in-flight calls get a grace period to finish."""
+    """Run until SIGINT/SIGTERM; in-flight calls finish before the process exits."""
     import signal
-    server, port, holder, _ = create_server(settings)
-    server.start()
-    holder.watch()
-    log.warning("vidatlas serving on port %d (bundle %s)", port, holder.state.version if holder.state else "none")
+    svc = Service(settings).start()
+    log.warning("vidatlas serving on port %d (bundle %s)%s", svc.port,
+                svc.holder.state.version if svc.holder.state else "none",
+                f", metrics on :{svc.metrics_port}" if svc.metrics_port else "")
     done = threading.Event()
 
     def stop(*_):
-        holder.stop()
-        server.stop(grace=10).wait()
-        done.set()
+        if not done.is_set():
+            threading.Thread(target=lambda: (svc.stop(), done.set()), daemon=True).start()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     done.wait()

@@ -27,6 +27,20 @@ class ServiceSettings:
     """Where labels added through the API are kept; empty: <atlas>/added-labels.jsonl."""
     backbone_weights: str = ""
     """Weights for embedding uploaded clips when the bundle's backbone is not the packaged one."""
+    metrics_port: int = 0
+    """Prometheus /metrics on this HTTP port; 0 turns it off."""
+    reflection: bool = False
+    """gRPC server reflection (for grpcurl and friends)."""
+    tls_cert: str = ""
+    tls_key: str = ""
+    """PEM files: serve TLS on the gRPC port when both are set."""
+    tls_client_ca: str = ""
+    """PEM CA bundle: require client certificates signed by it (mTLS)."""
+    auth_token_file: str = ""
+    """A file holding a bearer token every call but health checks must present."""
+    drain_s: float = 5.0
+    """On SIGTERM: report NOT_SERVING, keep serving this long, then stop with a grace period."""
+    grace_s: float = 20.0
 
 
 def service_settings_from_env(base: ServiceSettings | None = None, environ=None) -> ServiceSettings:
@@ -38,7 +52,8 @@ def service_settings_from_env(base: ServiceSettings | None = None, environ=None)
         if key in environ:
             kind = type(getattr(base, f.name))
             try:
-                changes[f.name] = kind(environ[key])
+                value = environ[key]
+                changes[f.name] = value.strip().lower() in ("1", "true", "yes", "on") if kind is bool else kind(value)
             except ValueError as exc:
                 raise VidatlasError(f"{key}={environ[key]!r}: {exc}") from None
     return dataclasses.replace(base, **changes)

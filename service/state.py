@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -40,6 +41,7 @@ class State:
 @dataclass
 class Holder:
     settings: ServiceSettings
+    on_change: Callable[[bool], None] | None = None  # called with True after a load, False after a refusal
     state: State | None = None
     load_failures: int = 0
     last_error: str = ""
@@ -83,9 +85,13 @@ class Holder:
                 self.load_failures += 1
                 self.last_error = str(exc)
                 log.error("bundle refused, %s: %s", "keeping " + self.state.version if self.state else "none loaded", exc)
+                if self.on_change:
+                    self.on_change(False)
                 return False
             self.state = State(searcher, tuple(labels), len(labels))
             self.last_error = ""
+            if self.on_change:
+                self.on_change(True)
             log.info("serving bundle %s (%d videos, %d frames)", searcher.version, len(searcher.ids),
                      len(searcher.frame_time))
             return True
