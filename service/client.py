@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,10 +31,37 @@ EXIT_CODES = {
 DEFAULT_SERVER = "127.0.0.1:50051"
 
 
-def stub(server: str) -> pb_grpc.VidAtlasStub:
-    channel = grpc.insecure_channel(server, options=[("grpc.max_send_message_length", 80 << 20),
-                                                     ("grpc.max_receive_message_length", 80 << 20)])
-    return pb_grpc.VidAtlasStub(channel)
+def _read(path: str | None) -> bytes | None:
+    return Path(path).read_bytes() if path else None
+
+
+def channel(args) -> grpc.Channel:
+    """A channel to ``--server``: TLS when ``--tls-ca`` is given (mTLS with ``--tls-cert/--tls-key``),
+    and the bearer token from ``--token-file`` or ``VIDATLAS_TOKEN`` on every call."""
+    options = [("grpc.max_send_message_length", 80 << 20), ("grpc.max_receive_message_length", 80 << 20)]
+    token = (Path(args.token_file).read_text().strip() if args.token_file else os.environ.get("VIDATLAS_TOKEN", ""))
+    if args.tls_ca:
+        creds = grpc.ssl_channel_credentials(_read(args.tls_ca), _read(args.tls_key), _read(args.tls_cert))
+        if token:
+            creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
+        return grpc.secure_channel(args.server, creds, options=options)
+    ch = grpc.insecure_channel(args.server, options=options)
+    if token:  # plaintext with a token: only sensible on loopback or inside a service mesh
+        ch = grpc.intercept_channel(ch, _TokenInterceptor(token))
+    return ch
+
+
+class _TokenInterceptor(grpc.UnaryUnaryClientInterceptor):
+    def __init__(self, token: str):
+        self.metadata = (("authorization", f"Bearer {token}"),)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        details = details._replace(metadata=tuple(details.metadata or ()) + self.metadata)
+        return continuation(details, request)
+
+
+def stub(args) -> pb_grpc.VidAtlasStub:
+    return pb_grpc.VidAtlasStub(channel(args))
 
 
 def video_query(text: str, start: float = 0.0, end: float = 0.0) -> pb.VideoQuery:
@@ -58,7 +86,7 @@ def _print_results(resp: pb.SearchResponse, as_json: bool, what: str) -> None:
 
 
 def cmd_similar(args) -> int:
-    resp = stub(args.server).FindSimilar(pb.FindSimilarRequest(query=video_query(args.query, args.start, args.end),
+    resp = stub(args).FindSimilar(pb.FindSimilarRequest(query=video_query(args.query, args.start, args.end),
                                                                k=args.k), timeout=args.timeout)
     _print_results(resp, args.json, "similar")
     return 0
@@ -68,17 +96,17 @@ def cmd_dissimilar(args) -> int:
     req = pb.FindDissimilarRequest(k=args.k)
     if args.to:
         req.query.CopyFrom(video_query(args.to))
-    _print_results(stub(args.server).FindDissimilar(req, timeout=args.timeout), args.json, "dissimilar")
+    _print_results(stub(args).FindDissimilar(req, timeout=args.timeout), args.json, "dissimilar")
     return 0
 
 
 def cmd_outliers(args) -> int:
-    _print_results(stub(args.server).Outliers(pb.OutliersRequest(k=args.k), timeout=args.timeout), args.json, "outliers")
+    _print_results(stub(args).Outliers(pb.OutliersRequest(k=args.k), timeout=args.timeout), args.json, "outliers")
     return 0
 
 
 def cmd_label(args) -> int:
-    resp = stub(args.server).LabelVideo(pb.LabelVideoRequest(query=video_query(args.query, args.start, args.end)),
+    resp = stub(args).LabelVideo(pb.LabelVideoRequest(query=video_query(args.query, args.start, args.end)),
                                         timeout=args.timeout)
     if args.json:
         print(json.dumps(conv.label_json(resp), indent=1))
@@ -93,7 +121,7 @@ def cmd_label(args) -> int:
 def cmd_labels_add(args) -> int:
     rows = read_labels(args.csv)
     req = pb.AddLabelsRequest(labels=[pb.LabelRow(**r) for r in rows])
-    resp = stub(args.server).AddLabels(req, timeout=args.timeout)
+    resp = stub(args).AddLabels(req, timeout=args.timeout)
     if args.json:
         print(json.dumps({"added": resp.added, "total": resp.total}))
     else:
@@ -102,7 +130,7 @@ def cmd_labels_add(args) -> int:
 
 
 def cmd_videos(args) -> int:
-    s = stub(args.server)
+    s = stub(args)
     token, out = "", []
     while True:
         resp = s.ListVideos(pb.ListVideosRequest(prefix=args.prefix, page_token=token, page_size=1000),
@@ -122,7 +150,7 @@ def cmd_videos(args) -> int:
 
 
 def cmd_info(args) -> int:
-    r = stub(args.server).GetInfo(pb.GetInfoRequest(), timeout=args.timeout)
+    r = stub(args).GetInfo(pb.GetInfoRequest(), timeout=args.timeout)
     info = {"bundle_version": r.bundle_version, "videos": r.videos, "frames": r.frames, "backbone": r.backbone,
             "labels": r.labels, "server_version": r.server_version}
     print(json.dumps(info, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
@@ -134,6 +162,10 @@ def add_client_parsers(sub) -> None:
     common.add_argument("--server", default=DEFAULT_SERVER, help="HOST:PORT of a vidatlas server")
     common.add_argument("--timeout", type=float, default=30.0, help="deadline for the call in seconds")
     common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    common.add_argument("--tls-ca", help="PEM CA to verify the server's certificate (turns TLS on)")
+    common.add_argument("--tls-cert", help="client certificate PEM, for servers that require mTLS")
+    common.add_argument("--tls-key", help="client key PEM, for servers that require mTLS")
+    common.add_argument("--token-file", help="file with the bearer token (default: $VIDATLAS_TOKEN)")
     ranged = argparse.ArgumentParser(add_help=False)
     ranged.add_argument("--start", type=float, default=0.0, help="start of a time range of an indexed video (s)")
     ranged.add_argument("--end", type=float, default=0.0, help="end of the range (s); 0 = to the end")
