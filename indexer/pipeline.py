@@ -385,18 +385,25 @@ def index(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] |
 
 
 def merge(atlas: Path, count: int, settings: IndexSettings, labels: list[dict] | None = None,
-          work_dir: Path | None = None) -> Report:
-    """Build the bundle from the records of shards ``0..count-1`` of a sharded extraction."""
+          work_dir: Path | None = None, wait_s: float = 0.0, poll_s: float = 10.0) -> Report:
+    """Build the bundle from the records of shards ``0..count-1`` of a sharded extraction,
+    waiting up to ``wait_s`` seconds for shards that have not finished yet."""
     settings.validate()
     report = Report()
     total = time.perf_counter()
     work = _work_dir(atlas, work_dir)
-    records = []
-    for i in range(count):
-        path = _shard_file(work, i, count)
-        if not path.is_file():
-            raise VidatlasError(f"shard {i}/{count} has not finished (no {path})", Code.FAILED_PRECONDITION)
-        records.append(json.loads(path.read_text()))
+    paths = [_shard_file(work, i, count) for i in range(count)]
+    deadline = time.monotonic() + wait_s
+    while True:
+        missing = [i for i, p in enumerate(paths) if not p.is_file()]
+        if not missing:
+            break
+        if time.monotonic() >= deadline:
+            raise VidatlasError(f"shard {missing[0]}/{count} has not finished (no {paths[missing[0]]}); "
+                                f"{len(missing)} of {count} missing", Code.FAILED_PRECONDITION)
+        log.warning("waiting for %d of %d shards", len(missing), count)
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+    records = [json.loads(p.read_text()) for p in paths]
     keys = {r["key"] for r in records}
     if len(keys) != 1:
         raise VidatlasError("shards were extracted with different settings or backbones", Code.FAILED_PRECONDITION)

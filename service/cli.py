@@ -70,6 +70,8 @@ def _add_index_parser(sub) -> None:
                            "run --merge N afterwards (a Kubernetes Indexed Job runs one shard per pod)")
     mode.add_argument("--merge", type=int, metavar="N",
                       help="build the bundle from the results of shards 0..N-1 (ROOT not needed)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="with --merge: wait this long for shards that have not finished")
     p.add_argument("--work-dir", type=Path, help="feature cache and shard records (default OUT/.work)")
     p.add_argument("--id-prefix", default="", help="prepended to every video id (e.g. 'new/')")
     g = p.add_argument_group("sampling and backbone")
@@ -95,7 +97,7 @@ def cmd_index(args) -> int:
     if args.merge is None and args.root is None:
         raise VidatlasError("ROOT is required (except with --merge N)")
     if args.merge is not None:
-        report = pipeline.merge(args.out, args.merge, settings, labels, args.work_dir)
+        report = pipeline.merge(args.out, args.merge, settings, labels, args.work_dir, wait_s=args.wait)
     elif args.add:
         report = pipeline.add(args.root, args.out, settings, labels, args.work_dir, args.id_prefix)
     else:

@@ -232,6 +232,8 @@ class Service:
         status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", SERVICE_NAME):
             self.health.set(name, status)
+        # "liveness": the process answers; a pod waiting for its first bundle is not restarted
+        self.health.set("liveness", health_pb2.HealthCheckResponse.SERVING)
 
     def start(self) -> "Service":
         self.server.start()

@@ -1,5 +1,6 @@
 """Indexing end to end on real and synthetic videos: bundle, bad input, add, shards, resume."""
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -96,6 +97,10 @@ def test_shards_then_merge_equal_a_single_run(tmp_path, collection, atlas):
     assert sum(r.videos for r in reports) == NV and all(r.bundle is None for r in reports)
     with pytest.raises(VidatlasError, match="has not finished"):
         merge(tmp_path / "sharded", 4, FAST, work_dir=work)
+    t0 = time.monotonic()
+    with pytest.raises(VidatlasError, match="1 of 4 missing"):  # --wait polls, then gives up
+        merge(tmp_path / "sharded", 4, FAST, work_dir=work, wait_s=0.3, poll_s=0.05)
+    assert time.monotonic() - t0 >= 0.3
     merged = merge(tmp_path / "sharded", 3, FAST, work_dir=work)
     a, b = read_bundle(atlas), read_bundle(merged.bundle)
     assert a.video_ids == b.video_ids
