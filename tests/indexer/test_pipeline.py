@@ -98,7 +98,7 @@ def test_shards_then_merge_equal_a_single_run(tmp_path, collection, atlas):
     with pytest.raises(VidatlasError, match="has not finished"):
         merge(tmp_path / "sharded", 4, FAST, work_dir=work)
     t0 = time.monotonic()
-    with pytest.raises(VidatlasError, match="1 of 4 missing"):  # --wait polls, then gives up
+    with pytest.raises(VidatlasError, match="4 of 4 missing"):  # --wait polls, then gives up
         merge(tmp_path / "sharded", 4, FAST, work_dir=work, wait_s=0.3, poll_s=0.05)
     assert time.monotonic() - t0 >= 0.3
     merged = merge(tmp_path / "sharded", 3, FAST, work_dir=work)
