@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -161,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vidatlas", description="Map a video collection: index it, then find similar and "
                                      "dissimilar videos and label frames.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("VIDATLAS_LOG_FORMAT", "text"),
+                        help="log lines as text or as one JSON object each (default: $VIDATLAS_LOG_FORMAT or text)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_index_parser(sub)
     _add_demo_parser(sub)
@@ -173,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .logs import configure
+    configure(args.verbose, args.log_format)
     try:
         return args.func(args)
     except VidatlasError as exc:

@@ -12,7 +12,8 @@ K8S = "1.33.0"
 FULL = {"indexer": {"enabled": True, "shards": 6, "parallelism": 3, "schedule": "0 3 * * *"},
         "videos": {"existingClaim": "footage"}, "tls": {"enabled": True, "secretName": "vidatlas-tls", "clientAuth": True},
         "auth": {"enabled": True, "secretName": "vidatlas-token"}, "autoscaling": {"enabled": True},
-        "bundle": {"existingClaim": "atlas"}, "redis": {"enabled": False, "externalUrl": "redis://cache:6379/0"}}
+        "bundle": {"existingClaim": "atlas"}, "redis": {"enabled": False, "externalUrl": "redis://cache:6379/0"},
+        "service": {"extraEnv": {"VIDATLAS_SERVICE_REDIS_TIMEOUT_S": "0.1", "VIDATLAS_MAP_EPOCHS": 60}}}
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +79,12 @@ def test_defaults_service_probes_redis_pvc_and_security(chart):
 def test_env_names_match_the_settings_objects(chart):
     from dataclasses import fields
 
-    from indexer.settings import BackboneSettings, SamplingSettings
+    from indexer.settings import BackboneSettings, MapSettings, SamplingSettings
     from service.settings import ServiceSettings
     known = {f"VIDATLAS_SERVICE_{f.name.upper()}" for f in fields(ServiceSettings)}
     known |= {f"VIDATLAS_SAMPLING_{f.name.upper()}" for f in fields(SamplingSettings)}
     known |= {f"VIDATLAS_BACKBONE_{f.name.upper()}" for f in fields(BackboneSettings)}
+    known |= {f"VIDATLAS_MAP_{f.name.upper()}" for f in fields(MapSettings)} | {"VIDATLAS_LOG_FORMAT"}
     for d in render(chart, FULL):
         for spec in _pod_specs(d):
             for c in spec["containers"]:
@@ -135,7 +137,8 @@ def test_secrets_are_mounted_never_inlined(chart):
 
 @pytest.mark.parametrize("bad", [{"service": {"replicas": 0}}, {"indexer": {"shards": "four"}},
                                  {"redis": {"externalUrl": "http://nope"}}, {"image": {"pullPolicy": "Sometimes"}},
-                                 {"bundle": {"mountPath": "relative/path"}}])
+                                 {"bundle": {"mountPath": "relative/path"}},
+                                 {"service": {"extraEnv": {"PATH": "/evil"}}}])
 def test_schema_rejects_bad_values(chart, bad):
     with pytest.raises(HelmError):
         chart.validate_schema(bad)

@@ -181,3 +181,27 @@ def test_sigterm_lets_in_flight_calls_complete(bundle_dir, collection):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_reflection_lists_the_services_when_enabled(bundle_dir):
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+    svc, addr = _start(ServiceSettings(bundle=str(bundle_dir), reload_interval_s=0, reflection=True))
+    try:
+        stub = reflection_pb2_grpc.ServerReflectionStub(grpc.insecure_channel(addr))
+        [resp] = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                                 timeout=10))
+        names = {s.name for s in resp.list_services_response.service}
+        assert {"vidatlas.v1.VidAtlas", "grpc.health.v1.Health"} <= names
+    finally:
+        svc.stop(drain_s=0, grace_s=0)
+
+
+def test_json_logs(tmp_path):
+    (tmp_path / "empty").mkdir()
+    out = subprocess.run([sys.executable, "-m", "service.cli", "--log-format", "json", "-v", "index",
+                          str(tmp_path / "empty"), "--out", str(tmp_path / "atlas")],
+                         capture_output=True, text=True, timeout=120)
+    import json
+    lines = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    assert out.returncode == 1 and lines and all({"time", "level", "logger", "message"} <= set(x) for x in lines)
+    assert any(x["message"].startswith("finished discover") for x in lines)

@@ -55,6 +55,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: {{ .Values.indexer.backbone | quote }}
 - name: TMPDIR
   value: /tmp
+- name: VIDATLAS_LOG_FORMAT
+  value: {{ .Values.service.logFormat | quote }}
+{{- range $name, $value := .Values.service.extraEnv }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- if .Values.tls.enabled }}
 - name: VIDATLAS_SERVICE_TLS_CERT
   value: /etc/vidatlas/tls/tls.crt
