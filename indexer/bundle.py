@@ -86,11 +86,24 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+EXACT_LIMIT = 200_000  # frames; above this the frame-feature index is an IVF (approximate)
+NPROBE = 24
+
+
 def build_faiss(content: BundleContent) -> dict[str, faiss.Index]:
-    """Exact indexes: cosine over reduced features, L2 over codes and over fingerprints."""
+    """Cosine over reduced features (exact up to EXACT_LIMIT frames, IVF above), L2 over codes
+    and over fingerprints (exact)."""
     feats = np.ascontiguousarray(content.features, np.float32).copy()
     faiss.normalize_L2(feats)
-    by_feature = faiss.IndexFlatIP(feats.shape[1])
+    n, d = feats.shape
+    if n > EXACT_LIMIT:
+        nlist = int(4 * np.sqrt(n))
+        by_feature = faiss.index_factory(d, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
+        sample = feats[np.random.default_rng(0).choice(n, min(n, 64 * nlist), replace=False)]
+        by_feature.train(sample)
+        faiss.extract_index_ivf(by_feature).nprobe = NPROBE
+    else:
+        by_feature = faiss.IndexFlatIP(d)
     by_feature.add(feats)
     by_code = faiss.IndexFlatL2(2)
     by_code.add(np.ascontiguousarray(content.codes, np.float32))
@@ -221,6 +234,8 @@ def read_bundle(path: Path, verify: bool = True) -> Bundle:
         model = MapModel.from_bytes((root / "model.pt").read_bytes())
         indexes = {n: faiss.read_index(str(root / f"{n}.faiss"))
                    for n in ("frames_features", "frames_codes", "fingerprints")}
+        if isinstance(indexes["frames_features"], faiss.IndexIVF) or "IVF" in type(indexes["frames_features"]).__name__:
+            faiss.extract_index_ivf(indexes["frames_features"]).nprobe = NPROBE
     except VidatlasError:
         raise
     except Exception as exc:

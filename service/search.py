@@ -19,6 +19,8 @@ from indexer.paths import fingerprint
 
 MAX_K = 100
 DEFAULT_K = 10
+PROBE_FRAMES = 16   # query frames (spread over the query) that look up candidate videos
+ALIGN_FRAMES = 64   # query frames aligned against each candidate
 
 
 @dataclass(frozen=True)
@@ -55,29 +57,36 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def align(sim: np.ndarray) -> tuple[float, int, int]:
-    """Best monotone alignment of query rows onto video columns.
+    """Best monotone alignment of query rows onto video columns (one candidate)."""
+    scores, first, last = align_many(sim[None])
+    return float(scores[0]), int(first[0]), int(last[0])
 
-    ``dp[i, j] = sim[i, j] + max(dp[i-1, :j+1])``: every query frame is matched, in order, to a
-    video frame at or after the previous one's. Returns (mean similarity, first column, last
-    column) of the best path.
+
+def align_many(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best monotone alignments for a batch of candidates at once.
+
+    ``sim`` is ``(candidates, query frames, video frames)``, padded on the right with ``-inf``
+    for shorter videos. ``dp[i, j] = sim[i, j] + max(dp[i-1, :j+1])``: every query frame is
+    matched, in order, to a video frame at or after the previous one's (gaps and repeats
+    allowed). Returns the mean similarity along each best path and its first and last column.
     """
-    n, m = sim.shape
-    dp = sim[0].copy()
-    start = np.arange(m)
+    c, n, m = sim.shape
+    dp = sim[:, 0, :].copy()
+    start = np.broadcast_to(np.arange(m), (c, m)).copy()
+    idx = np.arange(m)
     for i in range(1, n):
-        best = np.maximum.accumulate(dp)
-        arg = _running_argmax(dp)
-        start = start[arg]
-        dp = sim[i] + best
-    j = int(dp.argmax())
-    return float(dp[j] / n), int(start[j]), j
+        best = np.maximum.accumulate(dp, axis=1)
+        arg = np.maximum.accumulate(np.where(dp >= best, idx, 0), axis=1)
+        start = np.take_along_axis(start, arg, axis=1)
+        dp = sim[:, i, :] + best
+    last = dp.argmax(axis=1)
+    rows = np.arange(c)
+    return dp[rows, last] / n, start[rows, last], last
 
 
-def _running_argmax(x: np.ndarray) -> np.ndarray:
-    idx = np.arange(len(x))
-    best = np.maximum.accumulate(x)
-    is_new = x >= best
-    return np.maximum.accumulate(np.where(is_new, idx, 0))
+def _spread(count: int, limit: int) -> np.ndarray:
+    """At most ``limit`` indices spread evenly over ``range(count)``, in order."""
+    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(np.int64))
 
 
 class Searcher:
@@ -123,19 +132,27 @@ class Searcher:
     def similar(self, q: Query, k: int) -> list[Match]:
         k = check_k(k)
         candidates = self._candidates(q, max(3 * k, 30))
-        matches = []
-        for v in candidates:
-            a, b = int(self.offsets[v]), int(self.offsets[v + 1])
-            score, j0, j1 = align(q.feats @ self.feats[a:b].T)
-            matches.append(Match(self.ids[v], score, float(self.frame_time[a + j0]), float(self.frame_time[a + j1]),
-                                 float(q.times[0]), float(q.times[-1])))
+        if not candidates:
+            return []
+        rows = _spread(len(q.times), ALIGN_FRAMES)
+        qf = q.feats[rows]
+        spans = [(int(self.offsets[v]), int(self.offsets[v + 1])) for v in candidates]
+        width = max(b - a for a, b in spans)
+        sim = np.full((len(candidates), len(rows), width), -np.inf, np.float32)
+        for c, (a, b) in enumerate(spans):
+            sim[c, :, :b - a] = qf @ self.feats[a:b].T
+        scores, first, last = align_many(sim)
+        matches = [Match(self.ids[v], float(scores[c]), float(self.frame_time[a + first[c]]),
+                         float(self.frame_time[a + last[c]]), float(q.times[0]), float(q.times[-1]))
+                   for c, (v, (a, _)) in enumerate(zip(candidates, spans))]
         matches.sort(key=lambda m: (-m.score, m.video_id))
         return matches[:k]
 
     def _candidates(self, q: Query, count: int) -> list[int]:
         """Videos voted for by query frames' nearest frames, plus nearest fingerprints."""
         per_frame = min(64, len(self.feats))
-        sims, rows = self.bundle.indexes["frames_features"].search(np.ascontiguousarray(q.feats), per_frame)
+        probe = q.feats[_spread(len(q.times), PROBE_FRAMES)]
+        sims, rows = self.bundle.indexes["frames_features"].search(np.ascontiguousarray(probe), per_frame)
         votes = np.zeros(len(self.ids), np.float64)
         for s_row, r_row in zip(sims, rows):
             ok = r_row >= 0
@@ -213,9 +230,11 @@ class Searcher:
         n = len(self.ids)
         spans = [slice(int(self.offsets[i]), int(self.offsets[i + 1])) for i in range(n)]
         if n > 1:
-            d = np.sqrt(((self.fingerprints[:, None] - self.fingerprints[None]) ** 2).mean(-1))
-            np.fill_diagonal(d, np.inf)
-            path = _robust_z(np.sort(d, axis=1)[:, :min(3, n - 1)].mean(1))
+            kn = min(3, n - 1)
+            d2, nn = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(self.fingerprints), kn + 1)
+            d2 = np.where(nn == np.arange(n)[:, None], np.inf, d2)  # drop each video itself
+            d2 = np.sort(d2, axis=1)[:, :kn]
+            path = _robust_z(np.sqrt(np.maximum(d2, 0) / self.fingerprints.shape[1]).mean(1))
         else:
             path = np.zeros(n)
         content = np.array([recon[sp].mean() for sp in spans]) + 0.5 * path
