@@ -86,8 +86,8 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-EXACT_LIMIT = 200_000  # frames; above this the frame-feature index is an IVF (approximate)
-NPROBE = 24
+EXACT_LIMIT = 20_000  # frames; above this the frame-feature index is an IVF (approximate)
+NPROBE = 16
 
 
 def build_faiss(content: BundleContent) -> dict[str, faiss.Index]:
@@ -99,7 +99,7 @@ def build_faiss(content: BundleContent) -> dict[str, faiss.Index]:
     if n > EXACT_LIMIT:
         nlist = int(4 * np.sqrt(n))
         by_feature = faiss.index_factory(d, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
-        sample = feats[np.random.default_rng(0).choice(n, min(n, 64 * nlist), replace=False)]
+        sample = feats[np.random.default_rng(0).choice(n, min(n, 32 * nlist), replace=False)]
         by_feature.train(sample)
         faiss.extract_index_ivf(by_feature).nprobe = NPROBE
     else:

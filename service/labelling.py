@@ -18,7 +18,6 @@ NEIGHBOURS = 3
 SHARPNESS = 8          # votes weigh similarity**SHARPNESS: the nearest labelled frames dominate
 KEYFRAME_BOOST = 1.0   # a labelled frame of the query's own video votes up to (1 + boost)x ...
 KEYFRAME_HALF_LIFE_S = 5.0  # ... halving with every this many seconds away from it
-CLUSTERS = 8
 
 
 @dataclass
@@ -63,7 +62,7 @@ def label(searcher: Searcher, q: Query, labels: list[dict]) -> Labelling:
 
 def _clusters(searcher: Searcher, q: Query) -> Labelling:
     """k-means over the whole map's 2-D codes; each frame gets its nearest centre's cluster."""
-    centres = searcher.cluster_centres(CLUSTERS)
+    centres = searcher.centres
     d = ((q.codes[:, None, :] - centres[None]) ** 2).sum(-1)
     best = d.argmin(axis=1)
     sorted_d = np.sort(d, axis=1)
@@ -87,21 +86,3 @@ def _summarise(times, frame_labels, conf, unsupervised) -> Labelling:
         counts[lb] = counts.get(lb, 0.0) + 1.0
     video_label = max(sorted(counts), key=lambda lb: counts[lb])
     return Labelling(video_label, counts[video_label] / len(frame_labels), frames, segments, unsupervised)
-
-
-def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 50) -> np.ndarray:
-    """Plain Lloyd's k-means with k-means++ seeding; deterministic for a seed."""
-    rng = np.random.default_rng(seed)
-    k = max(1, min(k, len(x)))
-    centres = [x[rng.integers(len(x))]]
-    for _ in range(1, k):
-        d = np.min(((x[:, None] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
-        centres.append(x[rng.choice(len(x), p=d / d.sum())] if d.sum() > 0 else x[rng.integers(len(x))])
-    c = np.array(centres, np.float64)
-    for _ in range(iters):
-        assign = ((x[:, None] - c[None]) ** 2).sum(-1).argmin(1)
-        new = np.array([x[assign == j].mean(0) if np.any(assign == j) else c[j] for j in range(k)])
-        if np.allclose(new, c):
-            break
-        c = new
-    return c.astype(np.float32)

@@ -19,8 +19,8 @@ from indexer.paths import fingerprint
 
 MAX_K = 100
 DEFAULT_K = 10
-PROBE_FRAMES = 16   # query frames (spread over the query) that look up candidate videos
-ALIGN_FRAMES = 64   # query frames aligned against each candidate
+PROBE_FRAMES = 8    # query frames (spread over the query) that look up candidate videos
+ALIGN_FRAMES = 32   # query frames aligned against each candidate
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ class Searcher:
         self.fp_len = int(c.fingerprints.shape[1])
         self.fingerprints = np.asarray(c.fingerprints, np.float32).reshape(len(self.ids), -1)
         self.anomaly_frames, self.anomaly_videos = self._anomaly()
+        self.centres = cluster_centres(self.codes, CLUSTERS)
 
     # -- queries -------------------------------------------------------------------------------
     def video_row(self, video_id: str) -> int:
@@ -137,10 +138,15 @@ class Searcher:
         rows = _spread(len(q.times), ALIGN_FRAMES)
         qf = q.feats[rows]
         spans = [(int(self.offsets[v]), int(self.offsets[v + 1])) for v in candidates]
-        width = max(b - a for a, b in spans)
-        sim = np.full((len(candidates), len(rows), width), -np.inf, np.float32)
-        for c, (a, b) in enumerate(spans):
-            sim[c, :, :b - a] = qf @ self.feats[a:b].T
+        lengths = np.array([b - a for a, b in spans])
+        width = int(lengths.max())
+        # one gather and one matrix product for every candidate frame, scattered into a padded cube
+        col = np.arange(width)
+        valid = col[None, :] < lengths[:, None]
+        frames = (np.array([a for a, _ in spans])[:, None] + col[None, :])[valid]
+        sim = np.full((len(candidates), width, len(rows)), -np.inf, np.float32)
+        sim[valid] = self.feats[frames] @ qf.T
+        sim = sim.transpose(0, 2, 1)
         scores, first, last = align_many(sim)
         matches = [Match(self.ids[v], float(scores[c]), float(self.frame_time[a + first[c]]),
                          float(self.frame_time[a + last[c]]), float(q.times[0]), float(q.times[-1]))
@@ -204,14 +210,6 @@ class Searcher:
         a, b = int(self.offsets[v]), int(self.offsets[v + 1])
         return Match(self.ids[v], score, float(self.frame_time[a]), float(self.frame_time[b - 1]))
 
-    def cluster_centres(self, k: int) -> np.ndarray:
-        """k-means centres over every frame's 2-D code (computed once per bundle and k)."""
-        from .labelling import kmeans
-        cache = self.__dict__.setdefault("_centres", {})
-        if k not in cache:
-            cache[k] = kmeans(self.codes.astype(np.float64), k)
-        return cache[k]
-
     # -- anomaly -------------------------------------------------------------------------------
     def _anomaly(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-frame and per-video anomaly scores.
@@ -256,6 +254,20 @@ def degenerate_frames(pixel_stats: np.ndarray) -> np.ndarray:
     st = np.asarray(pixel_stats, np.float64)
     rough, change = st[:, 0], st[:, 1]
     return ((rough > NOISE_ROUGHNESS) | (rough < FLAT_ROUGHNESS) | (change > FLASH_CHANGE)).astype(np.float64)
+
+
+CLUSTERS = 8
+
+
+def cluster_centres(codes: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """k-means centres of the 2-D map (the unsupervised labels), ordered by x then y."""
+    import faiss
+    x = np.ascontiguousarray(codes, np.float32)
+    k = max(1, min(k, len(x)))
+    km = faiss.Kmeans(2, k, niter=25, seed=seed, max_points_per_centroid=100_000)
+    km.train(x)
+    c = km.centroids
+    return c[np.lexsort((c[:, 1], c[:, 0]))]
 
 
 def _robust_z(x: np.ndarray) -> np.ndarray:

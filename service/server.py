@@ -176,6 +176,17 @@ def _read(path: str) -> bytes:
         raise VidatlasError(f"cannot read {path}: {exc.strerror}", Code.FAILED_PRECONDITION) from None
 
 
+def single_threaded_kernels() -> None:
+    """Each RPC runs on its own thread; BLAS, OpenMP (FAISS) and torch must not each start a
+    pool per call on top of that, or a few concurrent requests oversubscribe the cores."""
+    import faiss
+    import torch
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+
+
 class Service:
     """A configured server: gRPC, health, optional metrics endpoint, hot reload, draining."""
 
@@ -263,6 +274,7 @@ def create_server(settings: ServiceSettings, address: str | None = None) -> tupl
 def serve(settings: ServiceSettings) -> None:
     """Run until SIGINT/SIGTERM; in-flight calls finish before the process exits."""
     import signal
+    single_threaded_kernels()
     svc = Service(settings).start()
     log.warning("vidatlas serving on port %d (bundle %s)%s", svc.port,
                 svc.holder.state.version if svc.holder.state else "none",
