@@ -84,6 +84,15 @@ def align_many(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return dp[rows, last] / n, start[rows, last], last
 
 
+def _top(values: np.ndarray, count: int, keep) -> list[int]:
+    """Indices of the ``count`` largest values passing ``keep``, largest first (ties by index)."""
+    idx = np.flatnonzero(keep(values))
+    if len(idx) > count:
+        idx = idx[np.argpartition(-values[idx], count - 1)[:count]]
+    idx = idx[np.lexsort((idx, -values[idx]))]
+    return [int(i) for i in idx]
+
+
 def _spread(count: int, limit: int) -> np.ndarray:
     """At most ``limit`` indices spread evenly over ``range(count)``, in order."""
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(np.int64))
@@ -168,11 +177,11 @@ class Searcher:
             votes += best
         if q.video is not None:
             votes[q.video] = -np.inf
-        ranked = [int(v) for v in np.argsort(-votes, kind="stable") if np.isfinite(votes[v]) and votes[v] > 0]
+        ranked = _top(votes, count, lambda x: np.isfinite(x) & (x > 0))
         fp = fingerprint(q.times, q.codes, self.fp_len).reshape(1, -1)
         _, near = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp, np.float32),
                                                              min(count + 1, len(self.ids)))
-        out = list(dict.fromkeys(ranked[:count] + [int(v) for v in near[0] if v >= 0 and v != q.video]))
+        out = list(dict.fromkeys(ranked + [int(v) for v in near[0] if v >= 0 and v != q.video]))
         return out
 
     def dissimilar(self, k: int, q: Query | None = None) -> list[Match]:
@@ -184,7 +193,7 @@ class Searcher:
             dist = np.sqrt(((fps - fp) ** 2).mean(axis=1))
             if q.video is not None:
                 dist[q.video] = -np.inf
-            order = [int(v) for v in np.argsort(-dist, kind="stable") if np.isfinite(dist[v])][:k]
+            order = _top(dist, k, np.isfinite)
             return [self._whole(v, float(dist[v])) for v in order]
         if not len(fps):
             return []

@@ -26,3 +26,10 @@ def test_quality_benchmark_quick():
     assert overall and float(overall.group(1)) >= 0.96  # transformed copies and clips found at rank 1
     assert "True copy ranked above its reordered twin: 1.00" in text
     assert re.search(r"Noise/flash videos among the top 4 outliers: 4 of 4", text)
+
+
+def test_serving_benchmark_quick():
+    text = run(ROOT / "bench" / "serving.py", "--quick")
+    for row in ("empty RPC (GetInfo)", "FindSimilar, uncached", "FindSimilar, cached", "FindDissimilar", "LabelVideo"):
+        assert row in text
+    assert "Brute-force numpy candidate search" in text
