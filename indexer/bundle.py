@@ -29,6 +29,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .debris import tag
 from .errors import Code, VidatlasError
 from .framestore import FrameStore, link_or_copy
 from .mapmodel import MapModel
@@ -123,7 +124,7 @@ def write_bundle(atlas: Path, content: BundleContent) -> Path:
     atlas = Path(atlas)
     atlas.mkdir(parents=True, exist_ok=True)
     version = next_version(atlas)
-    stage = atlas / f".staging-{version}-{os.getpid()}"
+    stage = atlas / f".staging-{version}{tag()}"
     shutil.rmtree(stage, ignore_errors=True)
     (stage / "thumbs").mkdir(parents=True)
     try:
@@ -170,7 +171,7 @@ def write_bundle(atlas: Path, content: BundleContent) -> Path:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    pointer = atlas / f".{CURRENT}.tmp{os.getpid()}"
+    pointer = atlas / f".{CURRENT}{tag()}"
     _write_file(pointer, (version + "\n").encode())
     os.replace(pointer, atlas / CURRENT)
     _fsync_dir(atlas)

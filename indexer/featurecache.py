@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .debris import tag
 from .framestore import write_segment
 
 _CHUNK = 1 << 20
@@ -62,7 +63,7 @@ class FeatureCache:
             pixel_stats: np.ndarray) -> None:
         meta, thumbs_path = self._paths(digest)
         write_segment(thumbs_path, thumbs)
-        tmp = meta.with_name(meta.name + f".tmp{os.getpid()}.npz")
+        tmp = meta.with_name(meta.name + f"{tag()}.npz")
         np.savez(tmp, times=times.astype(np.float64), features=features.astype(np.float32),
                  pixel_stats=pixel_stats.astype(np.float32),
                  info=np.frombuffer(json.dumps(info).encode(), np.uint8))

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .debris import tag
 from .errors import Code, VidatlasError
 
 
 def write_segment(path: Path, thumbs: np.ndarray) -> None:
     """Write thumbnails atomically (temp file + rename)."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp = path.with_name(path.name + tag())
     mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=thumbs.shape)
     mm[:] = thumbs
     mm.flush()

@@ -27,6 +27,7 @@ from .backbone import Backbone, available_cores
 from .bundle import BundleContent, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
+from .debris import sweep, tag
 from .errors import Code, VidatlasError
 from .featurecache import FeatureCache, content_hash
 from .labels import attach
@@ -335,7 +336,12 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
 
 
 def _work_dir(atlas: Path, work_dir: Path | None) -> Path:
-    return Path(work_dir) if work_dir else Path(atlas) / ".work"
+    """The work directory, after sweeping what killed runs left in it and in the atlas."""
+    work = Path(work_dir) if work_dir else Path(atlas) / ".work"
+    for root in {Path(atlas), work}:
+        for path in sweep(root):
+            log.warning("removed %s left by an interrupted run", path)
+    return work
 
 
 def _shard_file(work: Path, index: int, count: int) -> Path:
@@ -372,7 +378,7 @@ def index(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] |
                   "frames": int(report.timings.get("decoded_frames", 0))}
         path = _shard_file(work, *shard)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp = path.with_name(path.name + tag())
         tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, path)
         report.timings["total"] = time.perf_counter() - total
