@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,6 +153,7 @@ def write_bundle(atlas: Path, content: BundleContent) -> Path:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "version": version,
+            "bundle_id": uuid.uuid4().hex,  # unique across atlases: caches shared by several key on it
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "counts": {"videos": len(content.videos), "frames": int(len(content.frame_video)),
                        "labels": len(content.labels),

@@ -85,7 +85,7 @@ class VidAtlasServicer(pb_grpc.VidAtlasServicer):
         raise VidatlasError("the query needs a video_id or a clip", Code.INVALID_ARGUMENT)
 
     def _cached(self, state: State, name: str, request, context, compute, response_type, extra: str = ""):
-        key = cache_key(state.version, name, request.SerializeToString(deterministic=True), extra)
+        key = cache_key(state.cache_namespace, name, request.SerializeToString(deterministic=True), extra)
         data, hit = self.cache.get_or_compute(key, lambda: compute().SerializeToString())
         _check_deadline(context)
         resp = response_type.FromString(data)
@@ -128,7 +128,7 @@ class VidAtlasServicer(pb_grpc.VidAtlasServicer):
             q = self._query(state, request.query, context)
             return conv.label_response(label(state.searcher, q, list(state.labels)), state.version)
         return self._cached(state, "label", request, context, compute, pb.LabelVideoResponse,
-                            extra=str(state.labels_generation))
+                            extra=state.labels_digest)
 
     @rpc
     def ListVideos(self, request, context):

@@ -31,11 +31,24 @@ MAX_LABELS_PER_CALL = 10_000
 class State:
     searcher: Searcher
     labels: tuple = ()           # attached rows: video_id, time_s, label, frame
-    labels_generation: int = 0   # changes whenever labels change (part of LabelVideo cache keys)
+
+    @property
+    def labels_digest(self) -> str:
+        """A digest of the label set (part of LabelVideo cache keys): servers sharing a Redis
+        with different added labels never share LabelVideo answers."""
+        import hashlib
+        rows = sorted((lb["video_id"], float(lb["time_s"]), lb["label"]) for lb in self.labels)
+        return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
 
     @property
     def version(self) -> str:
         return self.searcher.version
+
+    @property
+    def cache_namespace(self) -> str:
+        """Version plus the bundle's unique id: two atlases with equal version names sharing
+        one Redis never read each other's entries."""
+        return f"{self.version}.{self.searcher.bundle.manifest.get('bundle_id', '')[:12]}"
 
 
 @dataclass
@@ -88,7 +101,7 @@ class Holder:
                 if self.on_change:
                     self.on_change(False)
                 return False
-            self.state = State(searcher, tuple(labels), len(labels))
+            self.state = State(searcher, tuple(labels))
             self.last_error = ""
             if self.on_change:
                 self.on_change(True)
@@ -128,7 +141,7 @@ class Holder:
                 raise VidatlasError(f"cannot store labels at {self.labels_path}: {exc.strerror}",
                                     Code.FAILED_PRECONDITION) from None
             labels = state.labels + tuple(self._attach(state.searcher, rows))
-            self.state = State(state.searcher, labels, state.labels_generation + len(rows) + 1)
+            self.state = State(state.searcher, labels)
             return len(rows), len(labels)
 
     def watch(self) -> threading.Thread | None:

@@ -187,13 +187,14 @@ def test_no_bundle_is_failed_precondition(tmp_path):
 
 
 def test_results_are_cached_in_redis_with_version_and_ttl(served, redis_server):
+    r = redis.Redis.from_url(redis_server.url)
+    r.flushdb()  # other modules query copies of the same bundle through the same Redis
     req = pb.FindSimilarRequest(query=pb.VideoQuery(video_id="b/lab"), k=3)
     first = served.stub.FindSimilar(req, timeout=30)
     second = served.stub.FindSimilar(req, timeout=30)
     assert not first.cached and second.cached
     assert list(first.results) == list(second.results)
-    r = redis.Redis.from_url(redis_server.url)
-    keys = r.keys(f"vidatlas:{first.bundle_version}:similar:*")
+    keys = r.keys(f"vidatlas:{first.bundle_version}.*:similar:*")
     assert keys and all(0 < r.ttl(k) <= 3600 for k in keys)
 
 
