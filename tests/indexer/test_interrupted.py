@@ -29,7 +29,7 @@ def test_sigkill_cycles_never_break_the_published_bundle(tmp_path, collection):
     assert first.wait(600) == 0, first.stderr.read()
     good = read_bundle(out).version
     rng = np.random.default_rng(0)
-    for cycle in range(4):
+    for cycle in range(4 * int(os.environ.get("VIDATLAS_CHAOS_SCALE", "1"))):
         # start over on the features so that kills land in decoding, training and writing
         for cached in (out / ".work" / "features").rglob("*.npz"):
             if rng.random() < 0.5:

@@ -258,6 +258,9 @@ def test_hot_reload_swaps_versions_and_refuses_bad_ones(served):
         time.sleep(0.05)
     assert served.holder.load_failures > failures
     assert served.stub.GetInfo(pb.GetInfoRequest(), timeout=10).bundle_version == new_path.name
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    health = health_pb2_grpc.HealthStub(served.channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING  # a refused bundle does not take it down
     (served.root / "CURRENT").write_text(new_path.name + "\n")
 
 
