@@ -38,7 +38,8 @@ def main() -> int:
     p.add_argument("--write", action="store_true", help="write the summary into BENCHMARKS.md")
     args = p.parse_args()
     report = Path(tempfile.mkdtemp(prefix="vidatlas-chaos-")) / "junit.xml"
-    env = {**os.environ, "VIDATLAS_CHAOS_SCALE": str(args.scale)}
+    measured = report.with_name("measured.jsonl")
+    env = {**os.environ, "VIDATLAS_CHAOS_SCALE": str(args.scale), "VIDATLAS_CHAOS_REPORT": str(measured)}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
                            *SCENARIOS], cwd=ROOT, env=env)
     rows = []
@@ -47,6 +48,10 @@ def main() -> int:
         rows.append([case.get("name"), outcome, float(case.get("time", 0))])
     body = f"Scale {args.scale} (VIDATLAS_CHAOS_SCALE); {sum(r[1] == 'passed' for r in rows)} of {len(rows)} passed.\n\n"
     body += table(["scenario", "outcome", "seconds"], rows)
+    if measured.exists():
+        import json
+        values = [json.loads(line) for line in measured.read_text().splitlines()]
+        body += "\n\n" + table(["measurement", "value"], [[v["name"], v["value"]] for v in values])
     print(body)
     if args.write:
         write_section("Chaos (faults, load, hostile input)", body)
