@@ -33,3 +33,11 @@ def test_serving_benchmark_quick():
     for row in ("empty RPC (GetInfo)", "FindSimilar, uncached", "FindSimilar, cached", "FindDissimilar", "LabelVideo"):
         assert row in text
     assert "Brute-force numpy candidate search" in text
+
+
+def test_map_quality_benchmark_quick():
+    text = run(ROOT / "bench" / "mapquality.py", "--quick")
+    rows = {m.group(1): (float(m.group(2)), float(m.group(3)))
+            for m in re.finditer(r"\| 2k \| ([^|]+?) \| ([\d.]+) \| ([\d.]+) \|", text)}
+    ours, pca2 = rows["vidatlas autoencoder (PCA-256 -> 2-D)"], rows["PCA-2"]
+    assert ours[0] > pca2[0] and ours[1] > pca2[1]  # the map keeps neighbourhoods better than a linear 2-D
