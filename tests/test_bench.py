@@ -41,3 +41,8 @@ def test_map_quality_benchmark_quick():
             for m in re.finditer(r"\| 2k \| ([^|]+?) \| ([\d.]+) \| ([\d.]+) \|", text)}
     ours, pca2 = rows["vidatlas autoencoder (PCA-256 -> 2-D)"], rows["PCA-2"]
     assert ours[0] > pca2[0] and ours[1] > pca2[1]  # the map keeps neighbourhoods better than a linear 2-D
+
+
+def test_memory_benchmark_quick():
+    text = run(ROOT / "bench" / "memory.py", "--quick")
+    assert "| 10,000 |" in text and "| 50,000 |" in text and "server peak RSS MiB" in text
