@@ -84,17 +84,19 @@ def create_model(name: str, weights: str = "") -> tuple[torch.nn.Module, str]:
         model = timm.create_model(name, pretrained=False)
     except RuntimeError as exc:
         raise VidatlasError(f"unknown timm model {name!r}: {exc}") from None
-    path = Path(weights) if weights else packaged_weights_path(name)
+    hub = weights == "hub"
+    path = None if hub else (Path(weights) if weights else packaged_weights_path(name))
     if path is None:
-        # the general path: timm's own pretrained weights (needs network, the user's choice)
+        if not hub:
+            raise VidatlasError(f"no local weights for {name!r}: pass --weights FILE, or --weights hub to "
+                                "download timm's pretrained weights (needs network)", Code.FAILED_PRECONDITION)
+        # the general path, opted into: timm's own pretrained weights from its hub
         log.info("loading %s weights from the timm hub", name)
         try:
-            model = timm.create_model(name, pretrained=True)
+            model = timm.create_model(name, pretrained=hub)
         except Exception as exc:
-            raise VidatlasError(
-                f"no local weights for {name!r} and the hub is unreachable ({exc}); pass --weights FILE",
-                Code.FAILED_PRECONDITION,
-            ) from None
+            raise VidatlasError(f"cannot fetch hub weights for {name!r} ({exc}); pass --weights FILE",
+                                Code.FAILED_PRECONDITION) from None
         digest = "hub:" + str(model.pretrained_cfg.get("hf_hub_id") or name)
         return model.eval(), digest
     if not path.is_file():

@@ -78,7 +78,8 @@ def _add_index_parser(sub) -> None:
     g = p.add_argument_group("sampling and backbone")
     g.add_argument("--fps", type=float, help="frames sampled per second of video (default 1)")
     g.add_argument("--backbone", help="timm model name (default efficientnet_lite0, weights shipped in a package)")
-    g.add_argument("--weights", help="local weights file for the backbone")
+    g.add_argument("--weights", help="local weights file for the backbone, or 'hub' for timm's pretrained "
+                                     "weights (needs network)")
     g.add_argument("--batch-size", type=int, help="frames per backbone batch (default 32)")
     g.add_argument("--threads", type=int, help="torch threads (default: one per core)")
     g.add_argument("--decode-threads", type=int, help="decoder threads (default: FFmpeg decides)")

@@ -66,6 +66,9 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
         create_model("resnet18", str(tmp_path / "nope.pth"))
     with pytest.raises(VidatlasError, match="unknown timm model"):
         create_model("no_such_model_xyz")
+    with pytest.raises(VidatlasError, match="--weights hub") as err:  # never a silent download
+        create_model("resnet18")
+    assert err.value.code.name == "FAILED_PRECONDITION"
 
 
 def test_in_order_mapping_checks_shapes():
