@@ -63,9 +63,6 @@ class FrameStore:
             raise VidatlasError(f"frame store segment {path} has shape {mm.shape}", Code.DATA_LOSS)
         return mm
 
-    def segment(self, index: int) -> np.ndarray:
-        return self._open(index)
-
     def __getitem__(self, frame: int) -> np.ndarray:
         if not 0 <= frame < len(self):
             raise VidatlasError(f"frame {frame} out of range 0..{len(self) - 1}", Code.NOT_FOUND)

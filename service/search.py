@@ -56,12 +56,6 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def align(sim: np.ndarray) -> tuple[float, int, int]:
-    """Best monotone alignment of query rows onto video columns (one candidate)."""
-    scores, first, last = align_many(sim[None])
-    return float(scores[0]), int(first[0]), int(last[0])
-
-
 def align_many(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best monotone alignments for a batch of candidates at once.
 
