@@ -237,8 +237,8 @@ def read_bundle(path: Path, verify: bool = True) -> Bundle:
         model = MapModel.from_bytes((root / "model.pt").read_bytes())
         indexes = {n: faiss.read_index(str(root / f"{n}.faiss"))
                    for n in ("frames_features", "frames_codes", "fingerprints")}
-        if isinstance(indexes["frames_features"], faiss.IndexIVF) or "IVF" in type(indexes["frames_features"]).__name__:
-            faiss.extract_index_ivf(indexes["frames_features"]).nprobe = NPROBE
+        if isinstance(indexes["frames_features"], faiss.IndexIVF):
+            indexes["frames_features"].nprobe = NPROBE
     except VidatlasError:
         raise
     except Exception as exc:

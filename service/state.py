@@ -6,6 +6,8 @@ background; a bad one is refused (logged and counted) and the old one keeps serv
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -32,11 +34,11 @@ class State:
     searcher: Searcher
     labels: tuple = ()           # attached rows: video_id, time_s, label, frame
 
-    @property
+    @functools.cached_property
     def labels_digest(self) -> str:
         """A digest of the label set (part of LabelVideo cache keys): servers sharing a Redis
-        with different added labels never share LabelVideo answers."""
-        import hashlib
+        with different added labels never share LabelVideo answers. A State never changes, so
+        this is computed once, not per request."""
         rows = sorted((lb["video_id"], float(lb["time_s"]), lb["label"]) for lb in self.labels)
         return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
 
