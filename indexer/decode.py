@@ -234,19 +234,61 @@ class VideoReader:
                 f"truncated: frames end at {self.info.duration_s:.1f} s of a declared {declared:.1f} s"
             )
 
-    def _thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
-        s = self.settings
+    def frames_at(self, times, box_w: int, box_h: int) -> Iterator[tuple[float, np.ndarray]]:
+        """Full-quality frames at given presentation times (seconds from the stream start, as the
+        sampler reported them), each fitted into ``box_w x box_h`` and letterboxed: for re-reading
+        frames at a higher resolution than the stored thumbnails. Yields ``(time, rgb)`` in time
+        order, one per requested time: the first frame at or after it (the last frame for times
+        past the end). Seeks to the keyframe before a target unless it is only a few seconds ahead.
+        """
+        stream = self._stream
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base)
+        origin = stream.start_time * tb if stream.start_time is not None else 0.0
+        targets = sorted(float(t) for t in times)
+        frames = None
+        last = None
+        position = -math.inf
+        try:
+            for target in targets:
+                if frames is None or target > position + 4.0 or target < position - 1e-3:
+                    self._container.seek(int(round((max(target, 0.0) + origin) / tb)), stream=stream, backward=True)
+                    frames = self._container.decode(stream)
+                    last = None
+                found = None
+                while found is None:
+                    frame = next(frames, None)
+                    if frame is None:
+                        break
+                    t = (frame.pts * frame.time_base if frame.pts is not None else 0.0) - origin
+                    last, position = frame, float(t)
+                    if position >= target - 1e-3:
+                        found = frame
+                if found is None and last is None:
+                    raise VidatlasError(f"no frame at {target:.3f} s")
+                yield target, self._fit(found if found is not None else last, box_w, box_h)
+                if found is None:
+                    frames = None
+        except av.error.FFmpegError as exc:
+            raise VidatlasError(f"decoding failed: {_reason(exc)}") from None
+        finally:
+            self._container.close()
+
+    def _fit(self, frame: av.VideoFrame, box_w: int, box_h: int) -> np.ndarray:
+        """``frame`` as RGB, rotated and fitted (display aspect kept) into a letterboxed box."""
         rotation = int(round((frame.rotation or 0) / 90.0)) % 4
         self.info.rotation = rotation * 90
-        width, height = frame.width, frame.height
         sar = frame.sample_aspect_ratio if hasattr(frame, "sample_aspect_ratio") else None
-        display_w = width * float(sar) if sar and float(sar) > 0 else width
-        box_w, box_h = (s.thumb_height, s.thumb_width) if rotation % 2 else (s.thumb_width, s.thumb_height)
-        w, h = fit_size(display_w, height, box_w, box_h)
+        display_w = frame.width * float(sar) if sar and float(sar) > 0 else frame.width
+        bw, bh = (box_h, box_w) if rotation % 2 else (box_w, box_h)
+        w, h = fit_size(display_w, frame.height, bw, bh)
         rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
         if rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation))
-        return letterbox(rgb, s.thumb_width, s.thumb_height)
+        return letterbox(rgb, box_w, box_h)
+
+    def _thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
+        return self._fit(frame, self.settings.thumb_width, self.settings.thumb_height)
 
 
 def _frame_time(frame: av.VideoFrame, index: int, rate) -> float:

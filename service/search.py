@@ -267,7 +267,8 @@ def cluster_centres(codes: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     import faiss
     x = np.ascontiguousarray(codes, np.float32)
     k = max(1, min(k, len(x)))
-    km = faiss.Kmeans(2, k, niter=25, seed=seed, max_points_per_centroid=100_000)
+    km = faiss.Kmeans(2, k, niter=25, seed=seed, max_points_per_centroid=100_000,
+                     min_points_per_centroid=1)  # few points is fine here: no warning
     km.train(x)
     c = km.centroids
     return c[np.lexsort((c[:, 1], c[:, 0]))]
