@@ -13,6 +13,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY indexer ./indexer
 COPY service ./service
+COPY viewer ./viewer
 RUN pip install . && find /opt/vidatlas -name "__pycache__" -type d -prune -exec rm -rf {} +
 
 FROM python:${PYTHON_VERSION}-slim-bookworm

@@ -7,6 +7,7 @@ setup: .setup-done
 
 .setup-done: pyproject.toml
 	@command -v redis-server >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 	$(PYTHON) -m pip install -q -e '.[test]'
 	@touch $@
 

@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_parser(sub)
     from .client import add_client_parsers
     add_client_parsers(sub)
+    from viewer.cli import add_viewer_parsers
+    add_viewer_parsers(sub)
     return parser
 
 

@@ -64,6 +64,12 @@ def stub(args) -> pb_grpc.VidAtlasStub:
     return pb_grpc.VidAtlasStub(channel(args))
 
 
+def similar_json(client: pb_grpc.VidAtlasStub, video_id: str, k: int, timeout: float) -> dict:
+    """FindSimilar for an indexed video, in the ``--json`` shape (the viewer's HTTP server uses it)."""
+    resp = client.FindSimilar(pb.FindSimilarRequest(query=pb.VideoQuery(video_id=video_id), k=k), timeout=timeout)
+    return conv.search_json(resp)
+
+
 def video_query(text: str, start: float = 0.0, end: float = 0.0) -> pb.VideoQuery:
     """A path to an existing file is uploaded as a clip; anything else is an indexed video id."""
     path = Path(text)
@@ -157,15 +163,21 @@ def cmd_info(args) -> int:
     return 0
 
 
-def add_client_parsers(sub) -> None:
+def connection_options(server_default: str | None = DEFAULT_SERVER) -> argparse.ArgumentParser:
+    """The options that reach a server: address, deadline, TLS and token."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--server", default=DEFAULT_SERVER, help="HOST:PORT of a vidatlas server")
+    common.add_argument("--server", default=server_default, help="HOST:PORT of a vidatlas server")
     common.add_argument("--timeout", type=float, default=30.0, help="deadline for the call in seconds")
-    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     common.add_argument("--tls-ca", help="PEM CA to verify the server's certificate (turns TLS on)")
     common.add_argument("--tls-cert", help="client certificate PEM, for servers that require mTLS")
     common.add_argument("--tls-key", help="client key PEM, for servers that require mTLS")
     common.add_argument("--token-file", help="file with the bearer token (default: $VIDATLAS_TOKEN)")
+    return common
+
+
+def add_client_parsers(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False, parents=[connection_options()])
+    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     ranged = argparse.ArgumentParser(add_help=False)
     ranged.add_argument("--start", type=float, default=0.0, help="start of a time range of an indexed video (s)")
     ranged.add_argument("--end", type=float, default=0.0, help="end of the range (s); 0 = to the end")

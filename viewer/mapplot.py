@@ -152,6 +152,10 @@ def render_map(bundle: Bundle, s: MapSettings = MapSettings(), searcher: Searche
     n = len(codes)
     palette = _group_colours(len(names))
     colours = np.array([palette[g % len(palette)] for g in range(len(names))]) if names else np.zeros((1, 4))
+    legend = names
+    if chosen and s.colour_by == "video":  # the paths carry the video colours; the rest is background
+        colours[:] = (0.55, 0.55, 0.55, 1.0)
+        legend = []
     point = float(np.clip(6000.0 / max(n, 1), 0.3, 16.0))
     alpha = 0.35 if chosen else 0.8
     ax.scatter(codes[:, 0], codes[:, 1], s=point, c=colours[groups] if n else None, alpha=alpha,
@@ -176,9 +180,9 @@ def render_map(bundle: Bundle, s: MapSettings = MapSettings(), searcher: Searche
         fig.legend(handles=[Line2D([], [], color="black", marker="o", ls="", label="path start"),
                             Line2D([], [], color="black", marker="s", ls="", label="path end")],
                    loc="upper left", ncols=2, fontsize=9, frameon=False)
-    if 0 < len(names) <= LEGEND_MAX:
+    if 0 < len(legend) <= LEGEND_MAX:
         group_handles = [Line2D([], [], ls="", marker="o", ms=7, color=colours[i], label=name)
-                         for i, name in enumerate(names)]
+                         for i, name in enumerate(legend)]
         leg = ax.legend(handles=group_handles, loc="lower left", bbox_to_anchor=(0.0, 0.0), fontsize=8,
                         title=f"by {s.colour_by}", framealpha=0.85)
         ax.add_artist(leg)
@@ -186,7 +190,8 @@ def render_map(bundle: Bundle, s: MapSettings = MapSettings(), searcher: Searche
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
                       title="paths (o start, ■ end)")
     version = bundle.version
-    fig.suptitle(s.title or f"{len(searcher.ids)} videos, {n} frames, coloured by {s.colour_by}"
+    colouring = "grey, paths coloured" if chosen and not legend and s.colour_by == "video" else f"coloured by {s.colour_by}"
+    fig.suptitle(s.title or f"{len(searcher.ids)} videos, {n} frames, {colouring}"
                  + ("" if len(names) <= LEGEND_MAX else f" ({len(names)} groups, colours repeat)")
                  + f" — {version}", fontsize=12)
     if strips:

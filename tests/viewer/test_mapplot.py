@@ -1,0 +1,109 @@
+"""The map picture: what is drawn, where, in which colour, and the command around it."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from indexer import Code, VidatlasError, read_bundle
+from service.cli import main as cli
+from service.search import Searcher
+from viewer.mapplot import MapSettings, render_map
+
+
+@pytest.fixture(scope="module")
+def searcher(atlas):
+    return Searcher(read_bundle(atlas))
+
+
+def drawn_path(plot, video_id) -> np.ndarray:
+    ax = plot.figure.axes[0]
+    (line,) = [ln for ln in ax.get_lines() if ln.get_gid() == f"path:{video_id}"]
+    return np.asarray(line.get_xydata())
+
+
+def check_path(searcher, plot, video_id):
+    i = searcher.video_row(video_id)
+    rows = np.arange(searcher.offsets[i], searcher.offsets[i + 1])
+    order = np.argsort(searcher.frame_time[rows])
+    xy = drawn_path(plot, video_id)
+    np.testing.assert_allclose(xy, searcher.codes[rows][order], atol=1e-6)  # every frame, in time order
+    chosen = next(c for c in plot.chosen if c.video_id == video_id)
+    assert (np.diff(chosen.times) > 0).all()
+
+
+def test_similar_draws_the_query_and_its_nearest_videos_in_time_order(searcher, tmp_path):
+    plot = render_map(searcher.bundle, MapSettings(similar="a/harbour", k=3, width=1200, height=800), searcher)
+    expected = [m.video_id for m in searcher.similar(searcher.query_for_video("a/harbour"), 3)]
+    assert [c.video_id for c in plot.chosen] == ["a/harbour", *expected]
+    for c in plot.chosen:
+        check_path(searcher, plot, c.video_id)
+    assert len(plot.figure.axes) == 1 + 4  # the map and one frame strip per path
+    plot.save(tmp_path / "m.png")
+    assert Image.open(tmp_path / "m.png").size == (1200, 800)
+
+
+def test_dissimilar_draws_that_many_paths_with_frame_strips(searcher):
+    plot = render_map(searcher.bundle, MapSettings(dissimilar=4, strip_frames=5), searcher)
+    assert [c.video_id for c in plot.chosen] == [m.video_id for m in searcher.dissimilar(4)]
+    strips = plot.figure.axes[1:]
+    assert len(strips) == 4
+    h, w = searcher.bundle.frames.shape
+    for ax, c in zip(strips, plot.chosen):
+        shown = ax.get_images()[0].get_array()
+        assert shown.shape == (h, 5 * w + 4 * 4, 3)
+        assert c.video_id in ax.get_title(loc="left")
+        # the strip's first frame is the video's first frame
+        np.testing.assert_array_equal(shown[:, :w], searcher.bundle.frames[int(c.frames[0])])
+
+
+def test_frames_are_drawn_at_their_position_in_their_video_colour(searcher, tmp_path):
+    plot = render_map(searcher.bundle, MapSettings(width=1000, height=1000, strips=False), searcher)
+    plot.save(tmp_path / "m.png")
+    pixels = np.asarray(Image.open(tmp_path / "m.png").convert("RGB"), np.float64)
+    ax = plot.figure.axes[0]
+    colours = ax.collections[0].get_facecolors()
+    xy = ax.transData.transform(searcher.codes)
+    checked = 0
+    for f in range(len(xy)):
+        d = np.hypot(*(xy - xy[f]).T)
+        d[f] = np.inf
+        if d.min() < 12:  # overlapping points mix colours
+            continue
+        x, y = int(xy[f, 0]), int(1000 - xy[f, 1])
+        patch = pixels[y - 2:y + 3, x - 2:x + 3].reshape(-1, 1, 3)  # grid lines may cross the centre
+        over_white = 255 * (colours[:, 3:] * colours[:, :3] + (1 - colours[:, 3:]))  # alpha over white
+        found = np.abs(patch - over_white[None]).max(-1).min(0) < 8  # which frame colours are in the patch
+        assert found[f] and np.allclose(over_white[found], over_white[f]), f
+        checked += 1
+    assert checked >= 5
+    groups = np.unique([tuple(c) for c in colours], axis=0)
+    assert len(groups) == len(searcher.ids)  # one colour per video (fewer than 20 videos)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == searcher.ids
+
+
+def test_colour_by_cluster_and_by_label(searcher, tmp_path):
+    plot = render_map(searcher.bundle, MapSettings(colour_by="cluster"), searcher)
+    d = ((searcher.codes[:, None] - searcher.centres[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(plot.frame_group, d.argmin(1))
+    with pytest.raises(VidatlasError) as err:  # the suite's bundle has no labels
+        render_map(searcher.bundle, MapSettings(colour_by="label"), searcher)
+    assert err.value.code == Code.FAILED_PRECONDITION
+    labels = ({"video_id": "a/harbour", "time_s": 0.0, "label": "cup"},
+              {"video_id": "b/lab", "time_s": 4.0, "label": "cells"})
+    plot = render_map(searcher.bundle, MapSettings(colour_by="label", labels=labels), searcher)
+    assert plot.groups == ["cells", "cup"]
+    a = searcher.offsets[searcher.video_row("a/harbour")]
+    assert plot.groups[plot.frame_group[a]] == "cup"  # a labelled frame keeps its label
+
+
+def test_map_command(atlas, tmp_path, capsys):
+    out = tmp_path / "x" / "map.png"
+    assert cli(["map", "--bundle", str(atlas), "--out", str(out), "--dissimilar", "3", "--size", "900x600"]) == 0
+    assert Image.open(out).size == (900, 600)
+    assert "paths:" in capsys.readouterr().err
+    assert cli(["map", "--bundle", str(atlas), "--out", str(out), "--similar", "no/such"]) == 1
+    assert "unknown video id" in capsys.readouterr().err
+    assert cli(["map", "--bundle", str(tmp_path / "none"), "--out", str(out)]) == 1
+    assert "no bundle" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli(["map", "--bundle", str(atlas), "--size", "big"])
+    assert exit_.value.code == 2
