@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test
+.PHONY: setup demo test pictures
 setup: .setup-done
 
 .setup-done: pyproject.toml
@@ -16,3 +16,7 @@ demo: setup
 
 test: setup
 	$(PYTHON) -m pytest -q
+
+# the README's pictures, from the sample data (needs Chromium for the viewer screenshot)
+pictures: setup
+	$(PYTHON) docs/pictures.py

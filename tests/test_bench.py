@@ -46,3 +46,9 @@ def test_map_quality_benchmark_quick():
 def test_memory_benchmark_quick():
     text = run(ROOT / "bench" / "memory.py", "--quick")
     assert "| 10,000 |" in text and "| 50,000 |" in text and "server peak RSS MiB" in text
+
+
+def test_pictures_benchmark_quick():
+    text = run(ROOT / "bench" / "pictures.py", "--quick")
+    assert "poster 11x18 of 534x300 (--full-res from 720p sources) | 5874x5400" in text
+    assert "view: HTML page" in text

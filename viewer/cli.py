@@ -145,7 +145,8 @@ def cmd_poster(args) -> int:
     poster = render_poster(bundle, s)
     _parent(args.out)
     jpeg = args.out.suffix.lower() in (".jpg", ".jpeg")
-    poster.image.save(args.out, quality=args.quality) if jpeg else poster.image.save(args.out)
+    # zlib level 3: a 5874x5400 PNG saves ~2x faster than at the default 6, a few % larger
+    poster.image.save(args.out, quality=args.quality) if jpeg else poster.image.save(args.out, compress_level=3)
     if args.tiles_csv:
         _write_tiles_csv(args.tiles_csv, bundle, poster.frames)
     distinct = len({int(f) for f in poster.frames.ravel() if f >= 0})

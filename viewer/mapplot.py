@@ -143,7 +143,7 @@ def render_map(bundle: Bundle, s: MapSettings = MapSettings(), searcher: Searche
     FigureCanvasAgg(fig)
     strips = s.strips and bool(chosen)
     if strips:
-        grid = fig.add_gridspec(len(chosen), 2, width_ratios=[1.0, 1.05], left=0.03, right=0.99,
+        grid = fig.add_gridspec(len(chosen), 2, width_ratios=[1.0, 1.05], left=0.05, right=0.99,
                                 top=0.93, bottom=0.04, wspace=0.06, hspace=0.35)
         ax = fig.add_subplot(grid[:, 0])
     else:

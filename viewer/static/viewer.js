@@ -175,6 +175,10 @@
                left: r.left + Math.round(sx), top: r.top + Math.round(sy), width: TW, height: TH };
     });
   };
+  api.screenOf = (x, y) => {   // client coordinates of a map position
+    const r = canvas.getBoundingClientRect(), [sx, sy] = toScreen(x, y);
+    return { left: r.left + sx, top: r.top + sy };
+  };
   api.pathOf = (videoId) => {
     const v = idIndex.get(videoId), { start, end } = D.videos[v], out = [];
     for (let p = start; p < end; p++) out.push({ x: D.x[p], y: D.y[p], t: D.t[p], frame: D.frame[p] });
