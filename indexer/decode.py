@@ -239,29 +239,45 @@ class VideoReader:
         sampler reported them), each fitted into ``box_w x box_h`` and letterboxed: for re-reading
         frames at a higher resolution than the stored thumbnails. Yields ``(time, rgb)`` in time
         order, one per requested time: the first frame at or after it (the last frame for times
-        past the end). Seeks to the keyframe before a target unless it is only a few seconds ahead.
+        past the end).
+
+        Decodes as little as it can: it seeks whenever a keyframe lies between the current
+        position and the next time (or, without a keyframe index, when that is over 4 s ahead),
+        and skips non-reference frames until a packet at or after the wanted time arrives, so
+        the wanted frame itself is always decoded.
         """
         stream = self._stream
+        ctx = stream.codec_context
         stream.thread_type = "AUTO"
         tb = float(stream.time_base)
         origin = stream.start_time * tb if stream.start_time is not None else 0.0
-        targets = sorted(float(t) for t in times)
-        frames = None
-        last = None
-        position = -math.inf
+        keys = self._keyframes()
+        want = {"t": 0.0}
+
+        def decoded():
+            for packet in self._container.demux(stream):
+                if packet.pts is not None:
+                    skip = "DEFAULT" if packet.pts * tb - origin >= want["t"] - 1e-3 else "NONREF"
+                    if ctx.skip_frame != skip:
+                        ctx.skip_frame = skip
+                yield from packet.decode()
+
+        frames, last, position = None, None, -math.inf
         try:
-            for target in targets:
-                if frames is None or target > position + 4.0 or target < position - 1e-3:
+            for target in sorted(float(t) for t in times):
+                want["t"] = target
+                ahead = (keys is not None and bool(((keys > position + 1e-3) & (keys <= target + 1e-3)).any())) \
+                    or (keys is None and target > position + 4.0)
+                if frames is None or target < position - 1e-3 or ahead:
                     self._container.seek(int(round((max(target, 0.0) + origin) / tb)), stream=stream, backward=True)
-                    frames = self._container.decode(stream)
-                    last = None
-                found = None
+                    frames, last = decoded(), None
+                found = last if last is not None and position >= target - 1e-3 else None
                 while found is None:
                     frame = next(frames, None)
                     if frame is None:
                         break
-                    t = (frame.pts * frame.time_base if frame.pts is not None else 0.0) - origin
-                    last, position = frame, float(t)
+                    last = frame
+                    position = float(frame.pts * frame.time_base) - origin if frame.pts is not None else position
                     if position >= target - 1e-3:
                         found = frame
                 if found is None and last is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from indexer import Bundle, SamplingSettings, VidatlasError
+from indexer.backbone import available_cores
 from indexer.decode import VideoReader
 
 from .tiles import Window, nearest_frames
@@ -83,30 +85,37 @@ def source_path(video: dict, source_root: Path | None) -> Path | None:
 
 
 def _full_res(bundle: Bundle, wanted: list[int], settings: PosterSettings, bar, warnings) -> dict[int, Image.Image]:
-    """Chosen frames decoded from their source videos at tile size; videos that are gone or fail
-    are reported in ``warnings`` and left to the thumbnails."""
+    """Chosen frames decoded from their source videos at tile size, several videos at once;
+    videos that are gone or fail are reported in ``warnings`` and left to the thumbnails."""
     c = bundle.content
     w = settings.window
     by_video: dict[int, list[int]] = defaultdict(list)
     for f in wanted:
         by_video[int(c.frame_video[f])].append(f)
-    out: dict[int, Image.Image] = {}
-    for v, rows in sorted(by_video.items()):
+
+    def one(v: int, rows: list[int]) -> dict[int, Image.Image]:
         video = c.videos[v]
         path = source_path(video, settings.source_root)
         if path is None:
             warnings.append(f"{video['id']}: source video {video['path']} not found; used thumbnails")
             bar.update(len(rows))
-            continue
+            return {}
         times = {float(c.frame_time[f]): f for f in rows}
+        out = {}
         try:
-            reader = VideoReader(path, SamplingSettings())
-            for t, rgb in reader.frames_at(list(times), w.tile_w, w.tile_h):
+            for t, rgb in VideoReader(path, SamplingSettings()).frames_at(list(times), w.tile_w, w.tile_h):
                 out[times[t]] = Image.fromarray(rgb)
                 bar.update(1)
         except VidatlasError as exc:
             warnings.append(f"{video['id']}: {path}: {exc}; used thumbnails")
-            bar.update(len(rows) - sum(f in out for f in rows))
+            bar.update(len(rows) - len(out))
+        return out
+
+    out: dict[int, Image.Image] = {}
+    with ThreadPoolExecutor(max(1, min(len(by_video), available_cores()))) as pool:  # FFmpeg decodes without the GIL
+        for done in pool.map(lambda item: one(*item), sorted(by_video.items())):
+            out.update(done)
+    warnings.sort()
     for text in warnings:
         log.warning("%s", text)
     return out

