@@ -3,6 +3,7 @@ with chosen videos' paths drawn as ordered lines and, beside the plot, a strip o
 video's frames (the seed's Figures 3 and 4)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,14 +109,18 @@ def frame_groups(searcher: Searcher, s: MapSettings) -> tuple[np.ndarray, list[s
         return d.argmin(axis=1), [f"cluster-{i}" for i in range(len(searcher.centres))]
     bundle = searcher.bundle
     labels = [lb for lb in bundle.content.labels if "frame" in lb]
-    if s.labels:
-        extra, warnings = attach(list(s.labels), bundle.content.videos, searcher.offsets, searcher.frame_time)
-        if warnings:
-            raise VidatlasError("; ".join(warnings[:3]), Code.INVALID_ARGUMENT)
-        labels += extra
+    added = bundle.path.parent / "added-labels.jsonl"  # what `vidatlas labels add` gave the service
+    extra = [json.loads(line) for line in added.read_text().splitlines() if line.strip()] if added.is_file() else []
+    if extra or s.labels:
+        rows = [{k: r[k] for k in ("video_id", "time_s", "label")} for r in (*extra, *s.labels)]
+        attached, warnings = attach(rows, bundle.content.videos, searcher.offsets, searcher.frame_time)
+        unknown = [w for w in warnings if any(repr(r["video_id"]) in w for r in s.labels)]
+        if unknown:
+            raise VidatlasError("; ".join(unknown[:3]), Code.INVALID_ARGUMENT)
+        labels += attached
     if not labels:
-        raise VidatlasError("the bundle has no labelled frames: give --labels CSV, or colour by video or cluster",
-                            Code.FAILED_PRECONDITION)
+        raise VidatlasError("no labelled frames (bundle, added labels or --labels): give --labels CSV, "
+                            "or colour by video or cluster", Code.FAILED_PRECONDITION)
     names = sorted({lb["label"] for lb in labels})
     col = {n: i for i, n in enumerate(names)}
     groups = np.zeros(len(searcher.frame_video), np.int64)

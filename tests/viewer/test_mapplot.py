@@ -93,6 +93,20 @@ def test_colour_by_cluster_and_by_label(searcher, tmp_path):
     assert plot.groups == ["cells", "cup"]
     a = searcher.offsets[searcher.video_row("a/harbour")]
     assert plot.groups[plot.frame_group[a]] == "cup"  # a labelled frame keeps its label
+    with pytest.raises(VidatlasError) as err:
+        render_map(searcher.bundle, MapSettings(colour_by="label", labels=({"video_id": "no/such", "time_s": 0.0,
+                                                                           "label": "x"},)), searcher)
+    assert err.value.code == Code.INVALID_ARGUMENT and "no/such" in str(err.value)
+
+
+def test_colour_by_label_includes_labels_added_to_the_service(atlas, tmp_path):
+    import json
+    import shutil
+    copy = tmp_path / "atlas"
+    shutil.copytree(atlas, copy, ignore=shutil.ignore_patterns(".work"))
+    (copy / "added-labels.jsonl").write_text(json.dumps({"video_id": "b/quarry", "time_s": 1.0, "label": "stone"}) + "\n")
+    plot = render_map(read_bundle(copy), MapSettings(colour_by="label"))
+    assert plot.groups == ["stone"]
 
 
 def test_map_command(atlas, tmp_path, capsys):
