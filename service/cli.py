@@ -18,7 +18,6 @@ import grpc
 
 from indexer import IndexSettings, VidatlasError, from_env
 from indexer.labels import read_labels
-from indexer import pipeline
 
 log = logging.getLogger("vidatlas")
 
@@ -94,6 +93,7 @@ def _add_index_parser(sub) -> None:
 
 
 def cmd_index(args) -> int:
+    from indexer import pipeline
     settings = _index_settings(args)
     labels = read_labels(args.labels) if args.labels else None
     if args.merge is None and args.root is None:
@@ -120,6 +120,7 @@ def _add_demo_parser(sub) -> None:
 
 
 def cmd_demo(args) -> int:
+    from indexer import pipeline
     from indexer.samples import make_sample_collection
     from . import demo
     videos = make_sample_collection(args.dir / "videos")

@@ -14,8 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer import Bundle, Code, VidatlasError
+from typing import TYPE_CHECKING
+
+from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
+
+if TYPE_CHECKING:
+    from indexer import Bundle
 
 MAX_K = 100
 DEFAULT_K = 10

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import VidatlasError, read_bundle
+from indexer import VidatlasError
 
 DEFAULT_BUNDLE = "./atlas"
 
@@ -110,6 +110,7 @@ def add_viewer_parsers(sub) -> None:
 
 
 def cmd_map(args) -> int:
+    from indexer import read_bundle
     from indexer.labels import read_labels
     from .mapplot import MapSettings, render_map
     labels = tuple(read_labels(args.labels)) if args.labels else ()
@@ -129,6 +130,7 @@ def cmd_map(args) -> int:
 
 
 def cmd_poster(args) -> int:
+    from indexer import read_bundle
     from .poster import PosterSettings, render_poster
     from .tiles import Window
     bundle = read_bundle(args.bundle)
@@ -170,6 +172,7 @@ def _write_tiles_csv(path: Path, bundle, frames) -> None:
 
 
 def cmd_view(args) -> int:
+    from indexer import read_bundle
     from .page import PageSettings, page_data, render_page
     bundle = read_bundle(args.bundle)
     served_api = args.serve and args.server

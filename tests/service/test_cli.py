@@ -59,3 +59,12 @@ def test_errors_are_one_line_with_exit_status_1(tmp_path, args, message):
 def test_bad_usage_exits_2(tmp_path):
     out = run("index", tmp_path, "--out", tmp_path / "a", "--shard", "3/2")
     assert out.returncode == 2 and "need 0 <= i < N" in out.stderr
+
+
+def test_client_commands_start_without_loading_the_model_stack():
+    """`vidatlas similar/info/...` only talk gRPC: torch, timm and FAISS stay unloaded (~4 s of start-up)."""
+    code = ("import sys\nfrom service.cli import main\n"
+            "status = main(['info', '--server', '127.0.0.1:1', '--timeout', '0.2'])\n"
+            "print(status, sorted(m for m in ('torch', 'timm', 'faiss', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["9", "[]"], out.stdout + out.stderr  # 9: unavailable
