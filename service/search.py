@@ -37,6 +37,7 @@ class Query:
     feats: np.ndarray
     codes: np.ndarray
     video: int | None = None
+    whole: bool = False  # the query is all of indexed video ``video`` (answerable from a neighbour table)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Searcher:
         self.fingerprints = np.asarray(c.fingerprints, np.float32).reshape(len(self.ids), -1)
         self.anomaly_frames, self.anomaly_videos = self._anomaly()
         self.centres = cluster_centres(self.codes, CLUSTERS)
+        self.table = None  # service/neighbours.py: precomputed answers for whole indexed videos
 
     # -- queries -------------------------------------------------------------------------------
     def video_row(self, video_id: str) -> int:
@@ -133,13 +135,15 @@ class Searcher:
         if not keep.any():
             raise VidatlasError(f"no frames of {video_id!r} in {start_s}..{end_s or 'end'} s", Code.INVALID_ARGUMENT)
         rows = np.arange(a, b)[keep]
-        return Query(self.frame_time[rows], self.feats[rows], self.codes[rows], video=i)
+        return Query(self.frame_time[rows], self.feats[rows], self.codes[rows], video=i, whole=bool(keep.all()))
 
     def query_for_frames(self, times: np.ndarray, reduced: np.ndarray, codes: np.ndarray) -> Query:
         return Query(np.asarray(times, np.float64), _unit(reduced), np.asarray(codes, np.float32))
 
     def similar(self, q: Query, k: int) -> list[Match]:
         k = check_k(k)
+        if self.table is not None and q.whole and q.video is not None and k <= self.table.k:
+            return self.table.matches(self.ids, q.video, k)
         candidates = self._candidates(q, max(3 * k, 30))
         if not candidates:
             return []

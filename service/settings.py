@@ -41,6 +41,9 @@ class ServiceSettings:
     drain_s: float = 5.0
     """On SIGTERM: report NOT_SERVING, keep serving this long, then stop with a grace period."""
     grace_s: float = 20.0
+    precompute_similar: bool = True
+    """Compute every indexed video's most similar videos when a bundle loads (kept in
+    <atlas>/.neighbours for the next start): FindSimilar for a whole indexed video becomes a lookup."""
 
 
 def service_settings_from_env(base: ServiceSettings | None = None, environ=None) -> ServiceSettings:

@@ -20,8 +20,10 @@ import numpy as np
 
 from indexer import Code, VidatlasError, read_bundle
 from indexer.bundle import CURRENT
+from indexer.backbone import available_cores
 from indexer.labels import attach
 
+from . import neighbours
 from .search import Searcher
 from .settings import ServiceSettings
 
@@ -95,6 +97,9 @@ class Holder:
                 if self.state is not None and bundle.version == self.state.version:
                     return False
                 searcher = Searcher(bundle)
+                if self.settings.precompute_similar:
+                    searcher.table = neighbours.load_or_build(searcher, bundle.path.parent / ".neighbours",
+                                                              workers=available_cores())
                 labels = self._attach(searcher, [*bundle.content.labels, *self._added()])
             except VidatlasError as exc:
                 self.load_failures += 1
