@@ -67,7 +67,7 @@ def _client(args):
     from service.api import vidatlas_pb2 as pb
     from service.api import vidatlas_pb2_grpc as pb_grpc
     stub = pb_grpc.VidAtlasStub(grpc.insecure_channel(address))
-    stub.GetInfo(pb.GetInfoRequest(), timeout=60, wait_for_ready=True)
+    stub.GetInfo(pb.GetInfoRequest(), timeout=600, wait_for_ready=True)
     lat = []
     for r in requests:
         t0 = time.perf_counter()
@@ -140,6 +140,11 @@ def main() -> None:
         t0 = time.perf_counter()
         run_load(address, "empty", [None] * 8, 1)  # waits for the server to load
         load_s = time.perf_counter() - t0
+        t0 = time.perf_counter()  # then for the similar-videos table it builds in the background
+        while not list((tmp / "atlas" / ".neighbours").glob("*.npz")) and time.perf_counter() - t0 < 1800:
+            time.sleep(0.5)
+        time.sleep(1.0)
+        table_s = time.perf_counter() - t0
         empty = run_load(address, "empty", [None] * requests, args.clients)
         rows.append(["empty RPC (GetInfo): the transport's limit", *empty, 1.0])
         ranged = [(i, k, args.frames // 2 + j % 7) for j, (i, k) in enumerate(unique)]
@@ -170,10 +175,11 @@ def main() -> None:
     brute_ms = 1000 * float(np.median(t))
     body = "\n".join([
         f"Bundle: {videos} videos x {args.frames} frames = {videos * args.frames} frames, {size_mb:.0f} MiB on disk, "
-        f"built in {build_s:.0f} s; server loaded it in {load_s:.1f} s; server peak RSS {server_rss:.0f} MiB. "
+        f"built in {build_s:.0f} s; server loaded it in {load_s:.1f} s and then built its similar-videos table in the "
+        f"background in {table_s:.0f} s; server peak RSS {server_rss:.0f} MiB. "
         f"{args.clients} client processes on loopback, k = 5..20. FindSimilar for a whole indexed video is "
-        f"answered from the similar-videos table the server precomputes when it loads a bundle (included in "
-        f"the load time; kept in <atlas>/.neighbours for the next start); a time range is searched on the fly.", "",
+        f"answered from the similar-videos table the server precomputes after it loads a bundle (kept in "
+        f"<atlas>/.neighbours for the next start); a time range is searched on the fly.", "",
         table(["workload", "req/s", "p50 ms", "p99 ms", "throughput vs empty RPC"], rows), "",
         f"Brute-force numpy candidate search (16 probe frames against all frames, exact): {brute_ms:.1f} ms per "
         f"query, in-process, before any re-ranking or transport."])

@@ -2,7 +2,8 @@
 
 Asking for the videos like an indexed video is the common query, and its answer only changes
 with the bundle, so it is computed once per bundle (by the same search, with TABLE_K results)
-when the service loads it and kept beside the atlas for the next start and the other replicas.
+in the background after the service loads it (searching on the fly until then), and kept
+beside the atlas for the next start and the other replicas.
 Clips and time ranges are still searched on the fly. With more candidates than a small-k query
 would gather, a table answer is the on-the-fly answer or a better-aligned one.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +40,14 @@ class NeighbourTable:
                 for u, s, r in zip(self.videos[v, :k], self.scores[v, :k], self.ranges[v, :k]) if u >= 0]
 
 
-def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1) -> NeighbourTable:
+def _lower_priority() -> None:
+    try:  # Linux: per-thread niceness, so the serving threads keep the CPU first
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
+def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1, nice: bool = False) -> NeighbourTable:
     n = len(searcher.ids)
     k = max(1, min(k, n - 1)) if n > 1 else 1
     videos = np.full((n, k), -1, np.int32)
@@ -52,7 +61,7 @@ def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1) -> NeighbourTa
             ranges[v, j] = (m.start_s, m.end_s, m.query_start_s, m.query_end_s)
 
     if n > 1:
-        with ThreadPoolExecutor(max(1, workers)) as pool:
+        with ThreadPoolExecutor(max(1, workers), initializer=_lower_priority if nice else None) as pool:
             list(pool.map(one, range(n)))
     return NeighbourTable(k, videos, scores, ranges)
 
@@ -61,7 +70,8 @@ def _file(directory: Path, searcher: Searcher, k: int) -> Path:
     return Path(directory) / f"{searcher.version}-{searcher.bundle.manifest.get('bundle_id', 'none')}-k{k}.npz"
 
 
-def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, workers: int = 1) -> NeighbourTable:
+def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, workers: int = 1,
+                  nice: bool = False) -> NeighbourTable:
     """The table for ``searcher``'s bundle: read from ``directory`` when a valid one is there,
     else built and written there (atomically; a read-only directory only costs the next start
     a rebuild)."""
@@ -79,7 +89,7 @@ def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, 
         except Exception as exc:  # a torn or foreign file: rebuild it
             log.warning("neighbour table %s unreadable (%s); rebuilding", path, exc)
     t0 = time.perf_counter()
-    table = build(searcher, k, workers)
+    table = build(searcher, k, workers, nice)
     log.info("similar videos of %d videos precomputed in %.1f s", n, time.perf_counter() - t0)
     if path is not None:
         try:

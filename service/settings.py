@@ -42,8 +42,9 @@ class ServiceSettings:
     """On SIGTERM: report NOT_SERVING, keep serving this long, then stop with a grace period."""
     grace_s: float = 20.0
     precompute_similar: bool = True
-    """Compute every indexed video's most similar videos when a bundle loads (kept in
-    <atlas>/.neighbours for the next start): FindSimilar for a whole indexed video becomes a lookup."""
+    """Compute every indexed video's most similar videos in the background after a bundle loads
+    (kept in <atlas>/.neighbours for the next start): FindSimilar for a whole indexed video then
+    becomes a lookup."""
 
 
 def service_settings_from_env(base: ServiceSettings | None = None, environ=None) -> ServiceSettings:

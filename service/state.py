@@ -64,6 +64,7 @@ class Holder:
     last_error: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _table: threading.Thread | None = None
 
     @property
     def atlas(self) -> Path:
@@ -97,9 +98,6 @@ class Holder:
                 if self.state is not None and bundle.version == self.state.version:
                     return False
                 searcher = Searcher(bundle)
-                if self.settings.precompute_similar:
-                    searcher.table = neighbours.load_or_build(searcher, bundle.path.parent / ".neighbours",
-                                                              workers=available_cores())
                 labels = self._attach(searcher, [*bundle.content.labels, *self._added()])
             except VidatlasError as exc:
                 self.load_failures += 1
@@ -114,7 +112,29 @@ class Holder:
                 self.on_change(True)
             log.info("serving bundle %s (%d videos, %d frames)", searcher.version, len(searcher.ids),
                      len(searcher.frame_time))
+            if self.settings.precompute_similar:
+                self._table = threading.Thread(target=self._precompute, args=(searcher,), daemon=True,
+                                               name="vidatlas-neighbours")
+                self._table.start()
             return True
+
+    @staticmethod
+    def _precompute(searcher: Searcher) -> None:
+        """Attach the similar-videos table once it is read or built (at low CPU priority); until
+        then FindSimilar searches on the fly, so loading never waits for it."""
+        try:
+            searcher.table = neighbours.load_or_build(searcher, searcher.bundle.path.parent / ".neighbours",
+                                                      workers=available_cores(), nice=True)
+        except Exception:  # never fatal: on-the-fly search keeps answering
+            log.exception("similar-videos table for %s failed", searcher.version)
+
+    def table_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the current bundle's similar-videos table is attached (tests, benchmarks)."""
+        thread = self._table
+        if thread is not None:
+            thread.join(timeout)
+        state = self.state
+        return state is not None and state.searcher.table is not None
 
     def _added(self) -> list[dict]:
         try:

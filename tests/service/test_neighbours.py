@@ -73,7 +73,7 @@ def test_holder_precomputes_unless_told_not_to(atlas, tmp_path):
     shutil.copytree(atlas, root, ignore=shutil.ignore_patterns(".work"))
     holder = Holder(ServiceSettings(bundle=str(root), reload_interval_s=0))
     assert holder.load()
-    assert holder.current().searcher.table is not None
+    assert holder.table_ready(timeout=60)
     assert list((root / ".neighbours").glob("*.npz"))
     off = Holder(ServiceSettings(bundle=str(root), reload_interval_s=0, precompute_similar=False))
-    assert off.load() and off.current().searcher.table is None
+    assert off.load() and not off.table_ready(timeout=1) and off.current().searcher.table is None
