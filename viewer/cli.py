@@ -212,6 +212,8 @@ def _serve(args, html: str, with_service: bool) -> int:
         webbrowser.open(url)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        print("viewer stopped", file=sys.stderr)
     finally:
         server.server_close()
     return 0
