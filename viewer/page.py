@@ -20,6 +20,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from indexer import Bundle, Code, VidatlasError
+from indexer.backbone import available_cores
+from service import neighbours
 from service.search import Searcher
 
 
@@ -91,8 +93,13 @@ def page_data(bundle: Bundle, s: PageSettings, searcher: Searcher | None = None)
         sheets = _sheets(bundle, rows, s, bar)
     similar = None
     if s.similar_k and len(videos) > 1:
+        # the service's own similar-videos table: read from <atlas>/.neighbours when a server (or an
+        # earlier page) built it, else built here on every core and kept there for them
+        if searcher.table is None or searcher.table.k < min(s.similar_k, len(videos) - 1):
+            searcher.table = neighbours.load_or_build(searcher, bundle.path.parent / ".neighbours",
+                                                      k=max(s.similar_k, neighbours.TABLE_K), workers=available_cores())
         similar = []
-        for vid in tqdm(searcher.ids, desc="similar videos", unit="video", file=sys.stderr, disable=not progress):
+        for vid in searcher.ids:
             matches = searcher.similar(searcher.query_for_video(vid), min(s.similar_k, len(videos) - 1))
             similar.append([[searcher.index_of[m.video_id], round(m.score, 4)] for m in matches])
     codes = searcher.codes[rows] if len(rows) else np.zeros((0, 2))
