@@ -18,7 +18,7 @@ import timm
 import torch
 
 from .errors import Code, VidatlasError
-from .settings import BackboneSettings
+from .settings import BackboneSettings, available_cores
 
 log = logging.getLogger(__name__)
 
@@ -148,5 +148,3 @@ class Backbone:
         return self.model(self._prepare(thumbs)).softmax(-1).float().cpu().numpy()
 
 
-def available_cores() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

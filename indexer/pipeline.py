@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .backbone import Backbone, available_cores
+from .backbone import Backbone
 from .bundle import BundleContent, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
@@ -34,7 +34,7 @@ from .labels import attach
 from .mapmodel import MapModel
 from .paths import fingerprints
 from .pixelstats import pixel_stats
-from .settings import IndexSettings
+from .settings import IndexSettings, available_cores
 
 log = logging.getLogger(__name__)
 

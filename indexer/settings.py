@@ -143,3 +143,8 @@ def from_env(settings: IndexSettings | None = None, environ=None) -> IndexSettin
 def ensure_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, so container CPU sets count)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

@@ -20,7 +20,7 @@ import numpy as np
 
 from indexer import Code, VidatlasError, read_bundle
 from indexer.bundle import CURRENT
-from indexer.backbone import available_cores
+from indexer.settings import available_cores
 from indexer.labels import attach
 
 from . import neighbours

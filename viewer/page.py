@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from indexer import Bundle, Code, VidatlasError
-from indexer.backbone import available_cores
+from indexer.settings import available_cores
 from service import neighbours
 from service.search import Searcher
 

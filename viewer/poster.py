@@ -15,7 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from indexer import Bundle, SamplingSettings, VidatlasError
-from indexer.backbone import available_cores
+from indexer.settings import available_cores
 from indexer.decode import VideoReader
 
 from .tiles import Window, nearest_frames
