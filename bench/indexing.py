@@ -27,7 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import table, write_section  # noqa: E402
 from indexer import IndexSettings  # noqa: E402
-from indexer.backbone import Backbone, available_cores  # noqa: E402
+from indexer.backbone import Backbone  # noqa: E402
+from indexer.settings import available_cores  # noqa: E402
 from indexer.decode import fit_size, letterbox  # noqa: E402
 from indexer.pipeline import Extractor, Report  # noqa: E402
 from indexer.discover import VideoFile  # noqa: E402

@@ -53,8 +53,9 @@ def make_videos(root: Path, count: int, seconds: int) -> Path:
 def naive_poster(bundle, w: Window) -> Image.Image:
     codes = np.asarray(bundle.content.codes)
     image = Image.new("RGB", (w.cols * w.tile_w, w.rows * w.tile_h))
-    for (r, c), centre in np.ndenumerate(w.centres()[..., 0]):
-        f = int(((codes - w.centres()[r, c]) ** 2).sum(1).argmin())
+    centres = w.centres()
+    for r, c in np.ndindex(w.rows, w.cols):
+        f = int(((codes - centres[r, c]) ** 2).sum(1).argmin())
         image.paste(Image.fromarray(bundle.frames[f]).resize((w.tile_w, w.tile_h), Image.Resampling.LANCZOS),
                     (c * w.tile_w, r * w.tile_h))
     return image

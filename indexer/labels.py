@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from .errors import VidatlasError
 
 HEADER = ["video_id", "time_s", "label"]
+ADDED = "added-labels.jsonl"  # labels added at run time (vidatlas labels add), beside the bundle versions
 
 
 def parse_labels(text: str, source: str = "labels") -> list[dict]:
@@ -41,9 +43,19 @@ def read_labels(path: Path) -> list[dict]:
     return parse_labels(text, str(path))
 
 
+def read_added(path: Path) -> list[dict]:
+    """Rows of a run-time label log (one JSON object per line); none when there is no log."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 def attach(labels: list[dict], videos: list[dict], offsets: np.ndarray, frame_time: np.ndarray
            ) -> tuple[list[dict], list[str]]:
-    """Give each label the row of its video's nearest frame; unknown videos become warnings."""
+    """Give each label (``video_id``, ``time_s``, ``label``; other keys are dropped) the row of its
+    video's nearest frame; unknown videos become warnings."""
     by_id = {v["id"]: i for i, v in enumerate(videos)}
     attached, warnings = [], []
     for row in labels:
@@ -53,5 +65,5 @@ def attach(labels: list[dict], videos: list[dict], offsets: np.ndarray, frame_ti
             continue
         a, b = int(offsets[i]), int(offsets[i + 1])
         frame = a + int(np.abs(frame_time[a:b] - row["time_s"]).argmin())
-        attached.append({**row, "frame": frame})
+        attached.append({**{k: row[k] for k in HEADER}, "frame": frame})
     return attached, warnings

@@ -66,6 +66,11 @@ def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1, nice: bool = F
     return NeighbourTable(k, videos, scores, ranges)
 
 
+def beside_atlas(searcher: Searcher) -> Path:
+    """Where tables are kept: ``<atlas>/.neighbours``, shared by servers and ``vidatlas view``."""
+    return searcher.bundle.path.parent / ".neighbours"
+
+
 def _file(directory: Path, searcher: Searcher, k: int) -> Path:
     return Path(directory) / f"{searcher.version}-{searcher.bundle.manifest.get('bundle_id', 'none')}-k{k}.npz"
 

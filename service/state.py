@@ -21,7 +21,7 @@ import numpy as np
 from indexer import Code, VidatlasError, read_bundle
 from indexer.bundle import CURRENT
 from indexer.settings import available_cores
-from indexer.labels import attach
+from indexer.labels import ADDED, attach, read_added
 
 from . import neighbours
 from .search import Searcher
@@ -72,7 +72,7 @@ class Holder:
 
     @property
     def labels_path(self) -> Path:
-        return Path(self.settings.labels_path) if self.settings.labels_path else self.atlas / "added-labels.jsonl"
+        return Path(self.settings.labels_path) if self.settings.labels_path else self.atlas / ADDED
 
     def current(self) -> State:
         state = self.state
@@ -98,7 +98,7 @@ class Holder:
                 if self.state is not None and bundle.version == self.state.version:
                     return False
                 searcher = Searcher(bundle)
-                labels = self._attach(searcher, [*bundle.content.labels, *self._added()])
+                labels = self._attach(searcher, [*bundle.content.labels, *read_added(self.labels_path)])
             except VidatlasError as exc:
                 self.load_failures += 1
                 self.last_error = str(exc)
@@ -123,7 +123,7 @@ class Holder:
         """Attach the similar-videos table once it is read or built (at low CPU priority); until
         then FindSimilar searches on the fly, so loading never waits for it."""
         try:
-            searcher.table = neighbours.load_or_build(searcher, searcher.bundle.path.parent / ".neighbours",
+            searcher.table = neighbours.load_or_build(searcher, neighbours.beside_atlas(searcher),
                                                       workers=available_cores(), nice=True)
         except Exception:  # never fatal: on-the-fly search keeps answering
             log.exception("similar-videos table for %s failed", searcher.version)
@@ -136,17 +136,9 @@ class Holder:
         state = self.state
         return state is not None and state.searcher.table is not None
 
-    def _added(self) -> list[dict]:
-        try:
-            lines = self.labels_path.read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in lines if line.strip()]
-
     @staticmethod
     def _attach(searcher: Searcher, rows: list[dict]) -> list[dict]:
-        plain = [{k: r[k] for k in ("video_id", "time_s", "label")} for r in rows]
-        attached, _ = attach(plain, searcher.bundle.content.videos, searcher.offsets, np.asarray(searcher.frame_time))
+        attached, _ = attach(rows, searcher.bundle.content.videos, searcher.offsets, np.asarray(searcher.frame_time))
         return attached
 
     def add_labels(self, rows: list[dict]) -> tuple[int, int]:

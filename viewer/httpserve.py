@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -65,9 +64,3 @@ def make_server(html: str, similar: Callable[[str, int], dict] | None, host: str
             log.debug("http %s", fmt % args)
 
     return ThreadingHTTPServer((host, port), Handler)
-
-
-def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, name="vidatlas-http", daemon=True)
-    thread.start()
-    return thread

@@ -3,7 +3,6 @@ with chosen videos' paths drawn as ordered lines and, beside the plot, a strip o
 video's frames (the seed's Figures 3 and 4)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,7 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 
 from indexer import Bundle, Code, VidatlasError
-from indexer.labels import attach
+from indexer.labels import ADDED, attach, read_added
 from service.labelling import label as label_video
 from service.search import Searcher, check_k
 
@@ -109,11 +108,9 @@ def frame_groups(searcher: Searcher, s: MapSettings) -> tuple[np.ndarray, list[s
         return d.argmin(axis=1), [f"cluster-{i}" for i in range(len(searcher.centres))]
     bundle = searcher.bundle
     labels = [lb for lb in bundle.content.labels if "frame" in lb]
-    added = bundle.path.parent / "added-labels.jsonl"  # what `vidatlas labels add` gave the service
-    extra = [json.loads(line) for line in added.read_text().splitlines() if line.strip()] if added.is_file() else []
+    extra = read_added(bundle.path.parent / ADDED)  # what `vidatlas labels add` gave the service
     if extra or s.labels:
-        rows = [{k: r[k] for k in ("video_id", "time_s", "label")} for r in (*extra, *s.labels)]
-        attached, warnings = attach(rows, bundle.content.videos, searcher.offsets, searcher.frame_time)
+        attached, warnings = attach([*extra, *s.labels], bundle.content.videos, searcher.offsets, searcher.frame_time)
         unknown = [w for w in warnings if any(repr(r["video_id"]) in w for r in s.labels)]
         if unknown:
             raise VidatlasError("; ".join(unknown[:3]), Code.INVALID_ARGUMENT)
@@ -157,10 +154,10 @@ def render_map(bundle: Bundle, s: MapSettings = MapSettings(), searcher: Searche
     n = len(codes)
     palette = _group_colours(len(names))
     colours = np.array([palette[g % len(palette)] for g in range(len(names))]) if names else np.zeros((1, 4))
-    legend = names
-    if chosen and s.colour_by == "video":  # the paths carry the video colours; the rest is background
+    grey = bool(chosen) and s.colour_by == "video"  # the paths carry the video colours; the rest is background
+    if grey:
         colours[:] = (0.55, 0.55, 0.55, 1.0)
-        legend = []
+    legend = [] if grey else names
     point = float(np.clip(6000.0 / max(n, 1), 0.3, 16.0))
     alpha = 0.35 if chosen else 0.8
     ax.scatter(codes[:, 0], codes[:, 1], s=point, c=colours[groups] if n else None, alpha=alpha,
@@ -178,27 +175,25 @@ def render_map(bundle: Bundle, s: MapSettings = MapSettings(), searcher: Searche
     ax.set_xlabel("map x")
     ax.set_ylabel("map y")
     ax.grid(True, lw=0.3, alpha=0.5)
-    handles = [Line2D([], [], color=c.colour, lw=2.0, marker="o", label=c.caption) for c in chosen]
-    if handles and not strips:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title="paths (o start, ■ end)")
-    elif handles:
-        fig.legend(handles=[Line2D([], [], color="black", marker="o", ls="", label="path start"),
-                            Line2D([], [], color="black", marker="s", ls="", label="path end")],
-                   loc="upper left", ncols=2, fontsize=9, frameon=False)
+    group_legend = None
     if 0 < len(legend) <= LEGEND_MAX:
         group_handles = [Line2D([], [], ls="", marker="o", ms=7, color=colours[i], label=name)
                          for i, name in enumerate(legend)]
-        leg = ax.legend(handles=group_handles, loc="lower left", bbox_to_anchor=(0.0, 0.0), fontsize=8,
-                        title=f"by {s.colour_by}", framealpha=0.85)
-        ax.add_artist(leg)
-        if handles and not strips:
-            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
-                      title="paths (o start, ■ end)")
-    version = bundle.version
-    colouring = "grey, paths coloured" if chosen and not legend and s.colour_by == "video" else f"coloured by {s.colour_by}"
+        group_legend = ax.legend(handles=group_handles, loc="lower left", bbox_to_anchor=(0.0, 0.0), fontsize=8,
+                                 title=f"by {s.colour_by}", framealpha=0.85)
+    if chosen and not strips:  # the paths' legend beside the plot (with strips, their titles say it)
+        if group_legend is not None:
+            ax.add_artist(group_legend)  # keep it when the next legend takes the axes' slot
+        ax.legend(handles=[Line2D([], [], color=c.colour, lw=2.0, marker="o", label=c.caption) for c in chosen],
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title="paths (o start, ■ end)")
+    elif chosen:
+        fig.legend(handles=[Line2D([], [], color="black", marker="o", ls="", label="path start"),
+                            Line2D([], [], color="black", marker="s", ls="", label="path end")],
+                   loc="upper left", ncols=2, fontsize=9, frameon=False)
+    colouring = "grey, paths coloured" if grey else f"coloured by {s.colour_by}"
     fig.suptitle(s.title or f"{len(searcher.ids)} videos, {n} frames, {colouring}"
                  + ("" if len(names) <= LEGEND_MAX else f" ({len(names)} groups, colours repeat)")
-                 + f" — {version}", fontsize=12)
+                 + f" — {bundle.version}", fontsize=12)
     if strips:
         for i, c in enumerate(chosen):
             sax = fig.add_subplot(grid[i, 1])

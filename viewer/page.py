@@ -95,13 +95,13 @@ def page_data(bundle: Bundle, s: PageSettings, searcher: Searcher | None = None)
     if s.similar_k and len(videos) > 1:
         # the service's own similar-videos table: read from <atlas>/.neighbours when a server (or an
         # earlier page) built it, else built here on every core and kept there for them
-        if searcher.table is None or searcher.table.k < min(s.similar_k, len(videos) - 1):
-            searcher.table = neighbours.load_or_build(searcher, bundle.path.parent / ".neighbours",
-                                                      k=max(s.similar_k, neighbours.TABLE_K), workers=available_cores())
-        similar = []
-        for vid in searcher.ids:
-            matches = searcher.similar(searcher.query_for_video(vid), min(s.similar_k, len(videos) - 1))
-            similar.append([[searcher.index_of[m.video_id], round(m.score, 4)] for m in matches])
+        want = min(s.similar_k, len(videos) - 1)
+        table = searcher.table
+        if table is None or table.k < want:
+            table = neighbours.load_or_build(searcher, neighbours.beside_atlas(searcher),
+                                             k=max(s.similar_k, neighbours.TABLE_K), workers=available_cores())
+        similar = [[[int(u), round(float(score), 4)] for u, score in zip(table.videos[v, :want], table.scores[v, :want])
+                    if u >= 0] for v in range(len(videos))]
     codes = searcher.codes[rows] if len(rows) else np.zeros((0, 2))
     return {
         "title": s.title, "version": bundle.version, "tile": [s.tile_w, s.tile_h],

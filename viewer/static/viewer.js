@@ -55,7 +55,6 @@
           }
         }
       }
-      if (bx + r < 0 && by + r < 0 || bx - r >= G && by - r >= G) break;
     }
     return best;
   }
@@ -161,10 +160,6 @@
   }
   const fmtTime = (t) => t >= 3600 ? new Date(t * 1000).toISOString().substring(11, 19)
     : t >= 60 ? Math.floor(t / 60) + ":" + (t % 60).toFixed(1).padStart(4, "0") : t.toFixed(1) + " s";
-  api.frameAt = (clientX, clientY) => {
-    const c = cellAt(clientX, clientY);
-    return c && { point: c.p, video: D.videos[pointVideo[c.p]].id, time: D.t[c.p] };
-  };
   // the screen rectangle (client coordinates) of every drawn tile, for tests and tools
   api.tiles = () => {
     const r = canvas.getBoundingClientRect(), cw = TW / view.scale, ch = TH / view.scale;
@@ -275,7 +270,6 @@
     view.cx = mx - (sx - W / 2) / view.scale; view.cy = my + (sy - H / 2) / view.scale;
     render();
   }
-  api.zoom = zoom;
   let drag = null;
   canvas.addEventListener("mousedown", (e) => { drag = { x: e.clientX, y: e.clientY, cx: view.cx, cy: view.cy, moved: false }; });
   window.addEventListener("mouseup", (e) => {
