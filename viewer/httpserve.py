@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 
 API_PATH = "api/similar"
 HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: HTTPStatus.BAD_REQUEST, grpc.StatusCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
-               grpc.StatusCode.DEADLINE_EXCEEDED: HTTPStatus.GATEWAY_TIMEOUT,
-               grpc.StatusCode.UNAUTHENTICATED: HTTPStatus.BAD_GATEWAY}
+               grpc.StatusCode.DEADLINE_EXCEEDED: HTTPStatus.GATEWAY_TIMEOUT}  # anything else: 502
 
 
 def make_server(html: str, similar: Callable[[str, int], dict] | None, host: str, port: int) -> ThreadingHTTPServer:
