@@ -12,8 +12,10 @@ RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.9.1 torchvision==0.24.
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY indexer ./indexer
+COPY query ./query
 COPY service ./service
 COPY viewer ./viewer
+COPY vidatlas ./vidatlas
 RUN pip install . && find /opt/vidatlas -name "__pycache__" -type d -prune -exec rm -rf {} +
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
@@ -25,6 +27,7 @@ ENV PATH=/opt/vidatlas/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     TMPDIR=/tmp \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
     VIDATLAS_SERVICE_BUNDLE=/data/atlas
 USER 10001:10001
 WORKDIR /data

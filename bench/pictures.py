@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import table, write_section  # noqa: E402
 from indexer import IndexSettings, MapSettings, SamplingSettings, index, read_bundle  # noqa: E402
 from indexer.samples import pan, photo, write_video  # noqa: E402
-from service.search import Searcher  # noqa: E402
+from query.search import Searcher  # noqa: E402
 from viewer.mapplot import MapSettings as PlotSettings, render_map  # noqa: E402
 from viewer.page import PageSettings, page_data, render_page  # noqa: E402
 from viewer.poster import PosterSettings, render_poster  # noqa: E402
@@ -102,7 +102,7 @@ def main() -> None:
         if not (tmp / "atlas" / "CURRENT").exists():
             (tmp / "videos").mkdir(parents=True, exist_ok=True)
             _, t_make = timed(lambda: make_videos(tmp / "videos", count, seconds))
-            settings = IndexSettings(sampling=SamplingSettings(fps=fps), map=MapSettings(epochs=20, min_steps=1000),
+            settings = IndexSettings(sampling=SamplingSettings(fps=fps), map=MapSettings(),
                                      progress=False)
             _, t_index = timed(lambda: index(tmp / "videos", tmp / "atlas", settings))
         bundle = read_bundle(tmp / "atlas")

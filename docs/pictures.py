@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from indexer import IndexSettings, from_env, index  # noqa: E402
 from indexer.bundle import CURRENT  # noqa: E402
 from indexer.samples import make_sample_collection  # noqa: E402
-from service.cli import main as vidatlas  # noqa: E402
+from vidatlas.cli import main as vidatlas  # noqa: E402
 from viewer.browser import browser, open_viewer  # noqa: E402
 
 

@@ -109,6 +109,12 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- decode planning -------------------------------------------------------------------
     def _keyframes(self) -> np.ndarray | None:
         """Keyframe times (s, relative to the stream start) from the container's index, if any."""
@@ -320,9 +326,9 @@ def _reason(exc: av.error.FFmpegError) -> str:
 
 def read_samples(path: Path, settings: SamplingSettings) -> tuple[np.ndarray, np.ndarray, VideoInfo]:
     """Decode a whole file: ``(times, thumbnails, info)``. Convenience for small inputs."""
-    reader = VideoReader(path, settings)
-    times, thumbs = [], []
-    for t, thumb in reader.samples():
-        times.append(t)
-        thumbs.append(thumb)
-    return np.asarray(times, np.float64), np.stack(thumbs), reader.info
+    with VideoReader(path, settings) as reader:
+        times, thumbs = [], []
+        for t, thumb in reader.samples():
+            times.append(t)
+            thumbs.append(thumb)
+        return np.asarray(times, np.float64), np.stack(thumbs), reader.info

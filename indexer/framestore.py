@@ -73,6 +73,11 @@ class FrameStore:
         """Thumbnails for many frame numbers, ``(n, h, w, 3)``."""
         frames = np.asarray(frames, np.int64)
         out = np.empty((len(frames), *self.shape, 3), np.uint8)
-        for i, f in enumerate(frames):
-            out[i] = self[int(f)]
+        if len(frames) and (frames.min() < 0 or frames.max() >= len(self)):
+            bad = int(frames[(frames < 0) | (frames >= len(self))][0])
+            raise VidatlasError(f"frame {bad} out of range 0..{len(self) - 1}", Code.NOT_FOUND)
+        seg = np.searchsorted(self.offsets, frames, side="right") - 1
+        for k in np.unique(seg):  # one read per segment
+            at = np.flatnonzero(seg == k)
+            out[at] = self._open(int(k))[frames[at] - self.offsets[k]]
         return out

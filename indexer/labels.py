@@ -4,11 +4,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from .errors import VidatlasError
+from .errors import Code, VidatlasError
+
+log = logging.getLogger(__name__)
 
 HEADER = ["video_id", "time_s", "label"]
 ADDED = "added-labels.jsonl"  # labels added at run time (vidatlas labels add), beside the bundle versions
@@ -39,17 +42,30 @@ def read_labels(path: Path) -> list[dict]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise VidatlasError(f"cannot read labels {path}: {exc.strerror}") from None
+        code = Code.NOT_FOUND if isinstance(exc, FileNotFoundError) else Code.INVALID_ARGUMENT
+        raise VidatlasError(f"cannot read labels {path}: {exc.strerror}", code) from None
     return parse_labels(text, str(path))
 
 
 def read_added(path: Path) -> list[dict]:
-    """Rows of a run-time label log (one JSON object per line); none when there is no log."""
+    """Rows of a run-time label log (one JSON object per line); none when there is no log. A line
+    that is not a whole label row (a write torn by a crash, say) is skipped with a warning."""
     try:
-        lines = Path(path).read_text().splitlines()
+        lines = Path(path).read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return []
-    return [json.loads(line) for line in lines if line.strip()]
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            row = {"video_id": str(row["video_id"]), "time_s": float(row["time_s"]), "label": str(row["label"])}
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("%s line %d skipped, not a label row (%s): %.80s", path, n, exc, line)
+            continue
+        rows.append(row)
+    return rows
 
 
 def attach(labels: list[dict], videos: list[dict], offsets: np.ndarray, frame_time: np.ndarray

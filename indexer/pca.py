@@ -38,6 +38,6 @@ def fit_pca(x: np.ndarray, dim: int, chunk: int = 65536) -> Pca:
     # fix each component's sign so that the result does not depend on the LAPACK build
     signs = np.sign(components[np.arange(len(order)), np.abs(components).argmax(axis=1)])
     components *= signs[:, None]
-    total = float(np.clip(np.linalg.eigvalsh(cov), 0, None).sum()) or 1.0
+    total = float(np.trace(cov)) or 1.0  # the sum of all eigenvalues, without a second decomposition
     scale = float(np.sqrt(max(values.mean(), 1e-12)))
     return Pca(mean.astype(np.float32), components.astype(np.float32), scale, float(values.sum() / total))

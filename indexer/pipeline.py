@@ -28,7 +28,7 @@ from .bundle import BundleContent, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
 from .debris import sweep, tag
-from .errors import Code, VidatlasError
+from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
 from .labels import attach
 from .mapmodel import MapModel
@@ -62,9 +62,9 @@ class Report:
     bundle: str | None = None
 
     @property
-    def exit_code(self) -> int:
-        """0 when everything was indexed, 3 when some videos failed (the rest was indexed)."""
-        return 3 if self.failures else 0
+    def exit_status(self) -> Exit:
+        """OK when everything was indexed, PARTIAL when some videos failed (the rest was indexed)."""
+        return Exit.PARTIAL if self.failures else Exit.OK
 
     def summary(self) -> str:
         t = self.timings
@@ -133,8 +133,8 @@ class _Acc:
 
 def _decode_piece(path: Path, sampling, start: float, end: float | None):
     t0 = time.perf_counter()
-    reader = VideoReader(path, sampling)
-    samples = list(reader.samples(start, end))
+    with VideoReader(path, sampling) as reader:
+        samples = list(reader.samples(start, end))
     return [t for t, _ in samples], [th for _, th in samples], reader.info, time.perf_counter() - t0
 
 
@@ -176,9 +176,8 @@ class Extractor:
         def pieces():
             for v, digest in todo:
                 try:
-                    reader = VideoReader(v.path, sampling)
-                    bounds = reader.segments(sampling.segment_s)
-                    reader.close()
+                    with VideoReader(v.path, sampling) as reader:
+                        bounds = reader.segments(sampling.segment_s)
                 except VidatlasError as exc:
                     yield _Piece(v, digest, 0, 1, error=str(exc))
                     continue
@@ -266,35 +265,79 @@ def _span(times: np.ndarray, fps: float) -> float:
 
 # -- building ---------------------------------------------------------------------------------
 
-def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float):
-    videos, times, feats, thumbs, stats = [], [], [], [], []
+@dataclass(frozen=True)
+class Extracted:
+    """One video as the feature cache holds it: its record, frame times, backbone features,
+    frame-store segment and pixel statistics."""
+
+    record: dict
+    times: np.ndarray
+    features: np.ndarray
+    thumbs: Path
+    pixel_stats: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoRows:
+    """One video as the bundle keeps it: ``Extracted`` plus what the map made of its frames.
+    Bundles are assembled from these, in id order, so no column can be matched to the wrong video."""
+
+    record: dict
+    times: np.ndarray
+    reduced: np.ndarray
+    codes: np.ndarray
+    errors: np.ndarray
+    thumbs: Path
+    pixel_stats: np.ndarray
+
+    @classmethod
+    def embedded(cls, video: Extracted, reduced: np.ndarray, codes: np.ndarray, errors: np.ndarray) -> "VideoRows":
+        return cls(video.record, video.times, reduced, codes, errors, video.thumbs, video.pixel_stats)
+
+    @classmethod
+    def of_bundle(cls, content: BundleContent, i: int) -> "VideoRows":
+        a, b = content.offsets[i], content.offsets[i + 1]
+        return cls(content.videos[i], content.frame_time[a:b], np.asarray(content.features[a:b]), content.codes[a:b],
+                   content.recon_error[a:b], content.thumbs[i], content.pixel_stats[a:b])
+
+
+def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float) -> list[Extracted]:
+    out = []
     for v, digest in entries:
         c = cache.get(digest)
         info = c.info
-        videos.append({
+        record = {
             "id": v.video_id, "path": str(v.path), "content_hash": digest, "frames": int(len(c.times)),
             "duration_s": _span(c.times, fps),
             **{k: info.get(k) for k in ("width", "height", "rotation", "codec", "decode_mode", "warnings")},
-        })
-        times.append(c.times)
-        feats.append(c.features)
-        thumbs.append(c.thumbs_path)
-        stats.append(c.pixel_stats)
-    return videos, times, feats, thumbs, stats
+        }
+        out.append(Extracted(record, c.times, c.features, c.thumbs_path, c.pixel_stats))
+    return out
 
 
-def _assemble(videos, times, reduced, codes, errors, stats, thumbs, model, settings, labels, manifest, report):
-    frame_video = np.concatenate([np.full(len(t), i, np.int32) for i, t in enumerate(times)])
-    frame_time = np.concatenate(times).astype(np.float64)
-    offsets = np.concatenate([[0], np.cumsum([len(t) for t in times])])
-    fps = fingerprints(offsets, frame_time, codes, settings.map.fingerprint_len)
+def _split(rows: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+    return np.split(rows, np.cumsum(lengths)[:-1])
+
+
+def _assemble(rows: list[VideoRows], model: MapModel, settings: IndexSettings, labels: list[dict],
+              manifest: dict, report: Report) -> BundleContent:
+    """The bundle's columns from per-video rows (in the given order), with fingerprints and labels."""
+    videos = [r.record for r in rows]
+    frame_video = np.concatenate([np.full(len(r.times), i, np.int32) for i, r in enumerate(rows)])
+    frame_time = np.concatenate([r.times for r in rows]).astype(np.float64)
+    codes = np.concatenate([r.codes for r in rows])
+    offsets = np.concatenate([[0], np.cumsum([len(r.times) for r in rows])])
     attached, warnings = attach(labels, videos, offsets, frame_time)
     report.warnings += warnings
+    report.frames = len(frame_time)
+    report.video_seconds = float(sum(v["duration_s"] for v in videos))
     manifest["failures"] = [asdict(f) for f in report.failures]
     return BundleContent(
-        videos=videos, frame_video=frame_video, frame_time=frame_time, codes=codes, features=reduced,
-        recon_error=errors, pixel_stats=np.concatenate(stats).astype(np.float32), fingerprints=fps,
-        model=model, thumbs=thumbs,
+        videos=videos, frame_video=frame_video, frame_time=frame_time, codes=codes,
+        features=np.concatenate([r.reduced for r in rows]), recon_error=np.concatenate([r.errors for r in rows]),
+        pixel_stats=np.concatenate([r.pixel_stats for r in rows]).astype(np.float32),
+        fingerprints=fingerprints(offsets, frame_time, codes, settings.map.fingerprint_len),
+        model=model, thumbs=[r.thumbs for r in rows],
         thumb_shape=(settings.sampling.thumb_height, settings.sampling.thumb_width),
         labels=attached, manifest=manifest)
 
@@ -314,8 +357,8 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
     """Train the map on every cached video in ``entries`` and write a new bundle version."""
     if not entries:
         raise VidatlasError("no video could be indexed; nothing to build", Code.FAILED_PRECONDITION)
-    videos, times, feats, thumbs, stats = _load(cache, entries, settings.sampling.fps)
-    all_feats = np.concatenate(feats)
+    extracted = _load(cache, entries, settings.sampling.fps)
+    all_feats = np.concatenate([e.features for e in extracted])
     bar = _progress(settings, total=None, unit="step", desc="train map")
     with stage(report, "train"):
         def on_step(step, total, loss):
@@ -323,14 +366,15 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
             bar.n = step
             bar.set_postfix(loss=f"{loss:.3f}")
             bar.refresh()
-        model = MapModel.fit(all_feats, settings.map, on_step)
+        fitted = MapModel.fit(all_feats, settings.map, on_step)
+        model = fitted.model
         bar.close()
     with stage(report, "embed"):
-        reduced, codes, errors = model.embed(all_feats)
-    report.frames = len(all_feats)
-    report.video_seconds = float(sum(v["duration_s"] for v in videos))
-    content = _assemble(videos, times, reduced, codes, errors, stats, thumbs, model, settings, labels,
-                        _manifest(settings, cache.dir.name, weights_digest, model), report)
+        lengths = [len(e.times) for e in extracted]
+        parts = zip(*(_split(col, lengths) for col in (fitted.reduced, fitted.codes, fitted.errors)))
+        rows = [VideoRows.embedded(e, *part) for e, part in zip(extracted, parts)]
+    content = _assemble(rows, model, settings, labels, _manifest(settings, cache.dir.name, weights_digest, model),
+                        report)
     with stage(report, "write"):
         return write_bundle(atlas, content)
 
@@ -344,6 +388,26 @@ def _work_dir(atlas: Path, work_dir: Path | None) -> Path:
     return work
 
 
+@contextmanager
+def _run(settings: IndexSettings, atlas: Path, work_dir: Path | None):
+    """What every run starts with (valid settings, a report, a swept work directory) and ends
+    with (its total time), for index, merge and add alike."""
+    settings.validate()
+    report = Report()
+    start = time.perf_counter()
+    work = _work_dir(atlas, work_dir)
+    try:
+        yield report, work
+    finally:
+        report.timings["total"] = time.perf_counter() - start
+
+
+def _discover(root: Path, prefix: str, report: Report) -> list[VideoFile]:
+    with stage(report, "discover"):
+        videos, report.other_files = discover(root, prefix)
+    return videos
+
+
 def _shard_file(work: Path, index: int, count: int) -> Path:
     return work / "shards" / f"of-{count}" / f"shard-{index}.json"
 
@@ -355,12 +419,12 @@ def index(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] |
     With ``shard=(i, n)`` only the extraction of every n-th video (starting at i) is done and
     recorded for :func:`merge`; no bundle is written.
     """
-    settings.validate()
-    report = Report()
-    total = time.perf_counter()
-    work = _work_dir(atlas, work_dir)
-    with stage(report, "discover"):
-        videos, report.other_files = discover(root, prefix)
+    with _run(settings, atlas, work_dir) as (report, work):
+        return _index(root, atlas, settings, labels, shard, prefix, report, work)
+
+
+def _index(root, atlas, settings, labels, shard, prefix, report: Report, work: Path) -> Report:
+    videos = _discover(root, prefix, report)
     if shard is not None:
         i, n = shard
         if not (n >= 1 and 0 <= i < n):
@@ -381,12 +445,10 @@ def index(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] |
         tmp = path.with_name(path.name + tag())
         tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, path)
-        report.timings["total"] = time.perf_counter() - total
         return report
     bundle = build(atlas, extractor.cache, entries, settings, extractor.backbone.weights_digest,
                    labels or [], report)
     report.bundle = str(bundle)
-    report.timings["total"] = time.perf_counter() - total
     return report
 
 
@@ -394,10 +456,11 @@ def merge(atlas: Path, count: int, settings: IndexSettings, labels: list[dict] |
           work_dir: Path | None = None, wait_s: float = 0.0, poll_s: float = 10.0) -> Report:
     """Build the bundle from the records of shards ``0..count-1`` of a sharded extraction,
     waiting up to ``wait_s`` seconds for shards that have not finished yet."""
-    settings.validate()
-    report = Report()
-    total = time.perf_counter()
-    work = _work_dir(atlas, work_dir)
+    with _run(settings, atlas, work_dir) as (report, work):
+        return _merge(atlas, count, settings, labels, wait_s, poll_s, report, work)
+
+
+def _merge(atlas, count, settings, labels, wait_s, poll_s, report: Report, work: Path) -> Report:
     paths = [_shard_file(work, i, count) for i in range(count)]
     deadline = time.monotonic() + wait_s
     while True:
@@ -419,9 +482,7 @@ def merge(atlas: Path, count: int, settings: IndexSettings, labels: list[dict] |
     report.warnings = [w for r in records for w in r["warnings"]]
     report.videos = len(entries) + len(report.failures)
     cache = FeatureCache(work / "features", keys.pop())
-    bundle = build(atlas, cache, entries, settings, records[0]["weights_sha256"], labels or [], report)
-    report.bundle = str(bundle)
-    report.timings["total"] = time.perf_counter() - total
+    report.bundle = str(build(atlas, cache, entries, settings, records[0]["weights_sha256"], labels or [], report))
     return report
 
 
@@ -430,14 +491,15 @@ def add(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] | N
     """Embed the videos under ``root`` with the current bundle's frozen model and publish a new
     version holding the old videos and the new ones (a changed file under a known id replaces
     the old record; an unchanged one is skipped). No retraining: old positions do not move."""
-    report = Report()
-    total = time.perf_counter()
     old = read_bundle(atlas)
+    settings = _settings_of(old.manifest, settings)
+    with _run(settings, atlas, work_dir) as (report, work):
+        return _add(root, atlas, settings, old, labels, prefix, report, work)
+
+
+def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path) -> Report:
     m = old.manifest
-    settings = _settings_of(m, settings)
-    work = _work_dir(atlas, work_dir)
-    with stage(report, "discover"):
-        videos, report.other_files = discover(root, prefix)
+    videos = _discover(root, prefix, report)
     known = {v["id"]: v for v in old.content.videos}
     report.videos = len(videos)
     extractor = Extractor(settings, work)
@@ -453,42 +515,30 @@ def add(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] | N
     skipped = len(entries) - len(new)
     if skipped:
         report.warnings.append(f"{skipped} videos already in the bundle unchanged, skipped")
-    vids, times, feats, thumbs, stats = _load(extractor.cache, new, settings.sampling.fps)
-    with stage(report, "embed"):
-        parts = [old.content.model.embed(f) for f in feats]
     c = old.content
-    off = c.offsets
-    rows = {}  # id -> (record, times, reduced, codes, errors, thumbs, pixel stats)
-    for i, rec in enumerate(c.videos):
-        if rec["id"] in replaced:
-            continue
-        a, b = off[i], off[i + 1]
-        rows[rec["id"]] = (rec, c.frame_time[a:b], np.asarray(c.features[a:b]), c.codes[a:b],
-                           c.recon_error[a:b], c.thumbs[i], c.pixel_stats[a:b])
-    for rec, t, (red, cod, err), th, st in zip(vids, times, parts, thumbs, stats):
-        rows[rec["id"]] = (rec, t, red, cod, err, th, st)
-    order = sorted(rows)
-    cols = list(zip(*(rows[k] for k in order)))
-    report.frames = int(sum(len(t) for t in cols[1]))
-    report.video_seconds = float(sum(r["duration_s"] for r in cols[0]))
-    labels = list(old.content.labels) + list(labels or [])
+    rows = {rec["id"]: VideoRows.of_bundle(c, i) for i, rec in enumerate(c.videos) if rec["id"] not in replaced}
+    with stage(report, "embed"):
+        for e in _load(extractor.cache, new, settings.sampling.fps):
+            rows[e.record["id"]] = VideoRows.embedded(e, *c.model.embed(e.features))
+    labels = list(c.labels) + list(labels or [])
     manifest = {k: m[k] for k in ("backbone", "extraction_key", "sampling", "map", "training")}
     manifest["failures"] = []
     manifest["base_version"] = old.version
-    content = _assemble(list(cols[0]), list(cols[1]), np.concatenate(cols[2]), np.concatenate(cols[3]),
-                        np.concatenate(cols[4]), list(cols[6]), list(cols[5]), old.content.model, settings,
+    content = _assemble([rows[k] for k in sorted(rows)], c.model, settings,
                         [{k: lb[k] for k in ("video_id", "time_s", "label")} for lb in labels], manifest, report)
     with stage(report, "write"):
         report.bundle = str(write_bundle(atlas, content))
-    report.timings["total"] = time.perf_counter() - total
     return report
 
 
 def _settings_of(manifest: dict, settings: IndexSettings) -> IndexSettings:
     """The bundle's own sampling and map settings, with this run's machine-level choices."""
+    import dataclasses
     from dataclasses import replace
 
     from .settings import MapSettings, SamplingSettings
     sampling = SamplingSettings(**{**manifest["sampling"], "decode_threads": settings.sampling.decode_threads})
     backbone = replace(settings.backbone, name=manifest["backbone"]["name"])
-    return replace(settings, sampling=sampling, backbone=backbone, map=MapSettings(**manifest["map"]))
+    known = {f.name for f in dataclasses.fields(MapSettings)}  # a bundle may name settings since retired
+    return replace(settings, sampling=sampling, backbone=backbone,
+                   map=MapSettings(**{k: v for k, v in manifest["map"].items() if k in known}))

@@ -71,16 +71,46 @@ class MapSettings:
     """PCA, the 2-D autoencoder, its training and the fingerprints."""
 
     pca_dim: int = 256
+    objective: str = "neighbours"
+    """'neighbours': every frame placed by UMAP's layout optimisation over the fuzzy kNN graph of
+    the PCA features, and the autoencoder (wider encoder) trained with the seed's losses plus the
+    distance to those positions, so new frames land by their neighbours (keeps local
+    neighbourhoods; see BENCHMARKS.md); 'seed': the seed article's objective and encoder exactly."""
     code_std: float = 0.3
     """Target standard deviation of the 2-D code (the seed's activity regulariser)."""
     activity_weight: float = 1.0
     triplet_weight: float = 0.2
     """Weight of the log-ratio triplet loss on random triplets."""
-    epochs: int = 40
-    min_steps: int = 2000
-    batch_size: int = 256
-    learning_rate: float = 3e-3
+    n_neighbors: int = 10
+    """Neighbours per frame in the kNN graph ('neighbours' objective; 10 kept more of each frame's
+    10 nearest neighbours than UMAP's 15 on the map benchmark: 0.625 against 0.594)."""
+    layout_epochs: int = 0
+    """Passes of the layout optimisation over the graph ('neighbours'); 0: 500 up to 10k frames
+    (as UMAP) and 250 above (UMAP: 200; on 100k real frames 200 kept recall@10 0.375, 300 0.383)."""
+    negatives: int = 5
+    """Random frames each graph edge pushes away per pass ('neighbours')."""
+    layout_weight: float = 1.0
+    """Weight of the code's distance from its frame's layout position ('neighbours')."""
+    encoder_width: int = 64
+    """Encoder hidden layers width and width/2 ('neighbours' objective; 'seed' uses 50 and 10)."""
+    epochs: int = 20
+    """Upper bound on training: this many passes over the frames (or ``min_steps``, if more), and
+    never more than ``max_steps``."""
+    max_steps: int = 400
+    min_steps: int = 200
+    """Steps before training may stop on convergence."""
+    eval_every: int = 25
+    patience: int = 4
+    stop_tol: float = 0.005
+    """Every ``eval_every`` steps the loss on a held-out slice of frames is measured; ``patience``
+    measurements without a relative gain of ``stop_tol`` lower the learning rate 5x, the next
+    such plateau ends training."""
+    batch_size: int = 1024
+    learning_rate: float = 1e-2
     seed: int = 0
+    train_threads: int = 1
+    """Threads for PCA and training, fixed (not the core count) so that the same features give a
+    bit-identical map on any machine with the same kernels (see README, "Same input, same bundle")."""
     stretch: bool = True
     """Percentile stretch so the codes fill the unit disk."""
     fingerprint_len: int = 32
@@ -98,6 +128,10 @@ class IndexSettings:
         self.sampling.validate()
         if self.map.pca_dim < 2:
             raise VidatlasError("pca_dim must be at least 2")
+        if self.map.objective not in ("seed", "neighbours"):
+            raise VidatlasError(f"map objective must be 'seed' or 'neighbours', got {self.map.objective!r}")
+        if self.map.train_threads < 1:
+            raise VidatlasError("train_threads must be at least 1")
         if self.backbone.batch_size < 1:
             raise VidatlasError("batch size must be positive")
 
@@ -117,27 +151,27 @@ def _coerce(value: str, kind: type):
     return kind(value)
 
 
+def with_env(settings, prefix: str, environ=None):
+    """``settings`` (a dataclass) with every field named ``<PREFIX>_<FIELD>`` in the environment
+    replaced by that value, converted to the field's type."""
+    environ = os.environ if environ is None else environ
+    changes = {}
+    for f in dataclasses.fields(settings):
+        key = f"{prefix}_{f.name}".upper()
+        if key in environ:
+            try:
+                changes[f.name] = _coerce(environ[key], type(getattr(settings, f.name)))
+            except ValueError as exc:
+                raise VidatlasError(f"{key}={environ[key]!r}: {exc}") from None
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
 def from_env(settings: IndexSettings | None = None, environ=None) -> IndexSettings:
     """Apply ``VIDATLAS_<SECTION>_<FIELD>`` overrides from the environment."""
-    environ = os.environ if environ is None else environ
     settings = settings or IndexSettings()
-    sections = {}
-    for section in dataclasses.fields(settings):
-        value = getattr(settings, section.name)
-        if not dataclasses.is_dataclass(value):
-            continue
-        changes = {}
-        for f in dataclasses.fields(value):
-            key = f"VIDATLAS_{section.name}_{f.name}".upper()
-            if key in environ:
-                kind = type(getattr(value, f.name))
-                try:
-                    changes[f.name] = _coerce(environ[key], kind)
-                except ValueError as exc:
-                    raise VidatlasError(f"{key}={environ[key]!r}: {exc}") from None
-        if changes:
-            sections[section.name] = dataclasses.replace(value, **changes)
-    return dataclasses.replace(settings, **sections) if sections else settings
+    sections = {s.name: with_env(getattr(settings, s.name), f"VIDATLAS_{s.name}", environ)
+                for s in dataclasses.fields(settings) if dataclasses.is_dataclass(getattr(settings, s.name))}
+    return dataclasses.replace(settings, **sections)
 
 
 def ensure_dir(path: Path) -> Path:

@@ -16,6 +16,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable
 
+from .settings import ServiceSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -149,5 +151,9 @@ class ResultCache:
         return getattr(self.backend, "errors", 0)
 
 
-def make_cache(redis_url: str | None, ttl_s: float = 3600, timeout_s: float = 0.05, on_event=None) -> ResultCache:
-    return ResultCache(RedisCache(redis_url, ttl_s, timeout_s) if redis_url else LocalCache(ttl_s=ttl_s), on_event)
+def make_cache(settings: ServiceSettings, on_event=None) -> ResultCache:
+    """Redis when the settings name a URL, else the in-process LRU."""
+    s = settings
+    store = (RedisCache(s.redis_url, s.cache_ttl_s, s.redis_timeout_s, s.redis_backoff_s) if s.redis_url
+             else LocalCache(s.local_cache_entries, s.cache_ttl_s))
+    return ResultCache(store, on_event)

@@ -1,4 +1,4 @@
-"""Command-line client: ``vidatlas similar|dissimilar|label|labels|outliers|videos|info``.
+"""Command-line client: ``vidatlas similar|dissimilar|duplicates|label|labels|outliers|videos|info``.
 
 Every call has a deadline; a failed call prints one line and exits with a status-specific code.
 ``--json`` prints the documented JSON shapes on stdout; otherwise a readable table.
@@ -13,21 +13,14 @@ from pathlib import Path
 
 import grpc
 
+from indexer.errors import EXIT_FOR
 from indexer.labels import read_labels
 
 from . import conversions as conv
 from .api import vidatlas_pb2 as pb
 from .api import vidatlas_pb2_grpc as pb_grpc
+from .status import code_of
 
-EXIT_CODES = {
-    grpc.StatusCode.INVALID_ARGUMENT: 4,
-    grpc.StatusCode.NOT_FOUND: 5,
-    grpc.StatusCode.FAILED_PRECONDITION: 6,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 7,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 8,
-    grpc.StatusCode.UNAVAILABLE: 9,
-    grpc.StatusCode.UNAUTHENTICATED: 10,
-}
 DEFAULT_SERVER = "127.0.0.1:50051"
 
 
@@ -60,11 +53,11 @@ class _TokenInterceptor(grpc.UnaryUnaryClientInterceptor):
         return continuation(details, request)
 
 
-def stub(args) -> pb_grpc.VidAtlasStub:
-    return pb_grpc.VidAtlasStub(channel(args))
+def stub(args) -> pb_grpc.VidAtlasServiceStub:
+    return pb_grpc.VidAtlasServiceStub(channel(args))
 
 
-def similar_json(client: pb_grpc.VidAtlasStub, video_id: str, k: int, timeout: float) -> dict:
+def similar_json(client: pb_grpc.VidAtlasServiceStub, video_id: str, k: int, timeout: float) -> dict:
     """FindSimilar for an indexed video, in the ``--json`` shape (the viewer's HTTP server uses it)."""
     resp = client.FindSimilar(pb.FindSimilarRequest(query=pb.VideoQuery(video_id=video_id), k=k), timeout=timeout)
     return conv.search_json(resp)
@@ -78,28 +71,55 @@ def video_query(text: str, start: float = 0.0, end: float = 0.0) -> pb.VideoQuer
     return pb.VideoQuery(video_id=text, start_s=start, end_s=end)
 
 
-def _print_results(resp: pb.SearchResponse, as_json: bool, what: str) -> None:
+def _print_results(resp: conv.SearchResponse, as_json: bool, what: str) -> None:
     if as_json:
         print(json.dumps(conv.search_json(resp), indent=1))
         return
-    print(f"{'rank':>4}  {'video':40s} {'score':>8}  range (s)")
+    similar = what == "similar"
+    print(f"{'rank':>4}  {'video':40s} {'score':>8}  " + ("copy score  verdict      " if similar else "") + "range (s)")
     for i, r in enumerate(resp.results, 1):
         span = f"{r.start_s:.1f}-{r.end_s:.1f}"
-        if what == "similar":
+        verdict = ""
+        if similar:
             span += f"  (query {r.query_start_s:.1f}-{r.query_end_s:.1f})"
-        print(f"{i:>4}  {r.video_id:40s} {r.score:8.3f}  {span}")
+            verdict = f"{r.copy_score:10.3f}  {'copy' if r.is_copy else 'not a copy':11s}  "
+        print(f"{i:>4}  {r.video_id:40s} {r.score:8.3f}  {verdict}{span}")
+        for g in r.segments if similar else ():
+            print(f"{'':>56}segment {g.score:.3f}: query {g.query_start_s:.1f}-{g.query_end_s:.1f} s"
+                  f" <-> {g.start_s:.1f}-{g.end_s:.1f} s")
+    if similar:
+        print(f"copy threshold {resp.copy_threshold:.3f}", file=sys.stderr)
     print(f"bundle {resp.bundle_version}{' (cached)' if resp.cached else ''}", file=sys.stderr)
+
+
+MODES = {"segments": pb.FindSimilarRequest.MODE_SEGMENTS, "whole-video": pb.FindSimilarRequest.MODE_WHOLE_VIDEO}
 
 
 def cmd_similar(args) -> int:
     resp = stub(args).FindSimilar(pb.FindSimilarRequest(query=video_query(args.query, args.start, args.end),
-                                                               k=args.k), timeout=args.timeout)
+                                                               k=args.k, mode=MODES[args.mode]), timeout=args.timeout)
     _print_results(resp, args.json, "similar")
     return 0
 
 
+def cmd_duplicates(args) -> int:
+    resp = stub(args).FindDuplicates(pb.FindDuplicatesRequest(min_copy_score=args.min_score), timeout=args.timeout)
+    if args.json:
+        print(json.dumps(conv.duplicates_json(resp), indent=1))
+        return 0
+    for n, g in enumerate(resp.groups, 1):
+        print(f"group {n}: {', '.join(g.video_ids)}")
+        for p in g.pairs:
+            ranges = "; ".join(f"{s.query_start_s:.1f}-{s.query_end_s:.1f} s <-> {s.start_s:.1f}-{s.end_s:.1f} s"
+                               for s in p.segments)
+            print(f"  {p.video_id} in {p.other_video_id}: copy score {p.copy_score:.3f}  ({ranges})")
+    print(f"{len(resp.groups)} groups at copy score >= {resp.copy_threshold:.3f}; bundle {resp.bundle_version}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_dissimilar(args) -> int:
-    req = pb.FindDissimilarRequest(k=args.k)
+    req = pb.FindDissimilarRequest(k=args.k, mode=conv.DISSIMILAR_MODE_PB[args.mode])
     if args.to:
         req.query.CopyFrom(video_query(args.to))
     _print_results(stub(args).FindDissimilar(req, timeout=args.timeout), args.json, "dissimilar")
@@ -158,7 +178,7 @@ def cmd_videos(args) -> int:
 def cmd_info(args) -> int:
     r = stub(args).GetInfo(pb.GetInfoRequest(), timeout=args.timeout)
     info = {"bundle_version": r.bundle_version, "videos": r.videos, "frames": r.frames, "backbone": r.backbone,
-            "labels": r.labels, "server_version": r.server_version}
+            "labels": r.labels, "server_version": r.server_version, "parameters": dict(sorted(r.parameters.items()))}
     print(json.dumps(info, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
     return 0
 
@@ -188,11 +208,23 @@ def add_client_parsers(sub) -> None:
                        description="QUERY is an indexed video id (e.g. trips/day1/GOPR0042) or the path "
                                    "of a video file, which is uploaded and embedded by the server.")
     p.add_argument("query")
+    p.add_argument("--mode", choices=sorted(MODES), default="segments",
+                   help="rank by copied segments (default: a short exact copy inside other footage ranks "
+                        "first) or by whole-video similarity (order and coverage of the whole query)")
     p.set_defaults(func=cmd_similar)
+    p = sub.add_parser("duplicates", parents=[common], help="groups of videos that share copied segments",
+                       description="Groups of indexed videos linked by copied segments (copy score at or above "
+                                   "the calibrated threshold), read from the server's similar-videos table.")
+    p.add_argument("--min-score", type=float, default=0.0,
+                   help="copy score at or above which two videos are duplicates (default: the calibrated threshold)")
+    p.set_defaults(func=cmd_duplicates)
     p = sub.add_parser("dissimilar", parents=[common, k], help="videos as different as possible",
                        description="Without --to: k videos as far from each other as possible. With --to: "
                                    "the k videos farthest from that video (id or file).")
     p.add_argument("--to", help="video id or file to be far from")
+    p.add_argument("--mode", choices=("content", "path"), default="content",
+                   help="content (default): order-free, one shared place makes two videos close; "
+                        "path: the seed's max-min over path fingerprints")
     p.set_defaults(func=cmd_dissimilar)
     p = sub.add_parser("label", parents=[common, ranged], help="labels per frame, segments and a video label")
     p.add_argument("query", help="indexed video id or a video file")
@@ -212,6 +244,7 @@ def add_client_parsers(sub) -> None:
 
 
 def rpc_error(exc: grpc.RpcError) -> int:
-    code = exc.code()
-    print(f"vidatlas: {code.name.lower()}: {exc.details()}", file=sys.stderr)
-    return EXIT_CODES.get(code, 1)
+    """One line on stderr, and the exit status of the call's status code."""
+    code = code_of(exc.code())
+    print(f"vidatlas: {exc.code().name.lower()}: {exc.details()}", file=sys.stderr)
+    return int(EXIT_FOR[code])

@@ -1,6 +1,7 @@
 """Embed an uploaded clip into the served map: decode, backbone, frozen PCA + autoencoder."""
 from __future__ import annotations
 
+import math
 import tempfile
 import threading
 from dataclasses import replace
@@ -10,10 +11,14 @@ import numpy as np
 
 from indexer import BackboneSettings, Code, SamplingSettings, VidatlasError
 from indexer.backbone import Backbone
-from indexer.decode import read_samples
+from indexer.decode import VideoReader, read_samples
 
-from .search import Query, Searcher
+from query.copies import pixel_signature
+from query.search import Query, Searcher
 from .settings import ServiceSettings
+
+
+MAX_FPS = 60.0  # a clip is never sampled faster (every frame of ordinary video)
 
 
 class ClipEmbedder:
@@ -36,21 +41,51 @@ class ClipEmbedder:
                                     Code.FAILED_PRECONDITION)
             return self._backbone
 
-    def embed(self, searcher: Searcher, clip: bytes) -> Query:
+    def embed(self, searcher: Searcher, clip: bytes, dense: bool = False) -> Query:
+        """``clip`` embedded into the served map. ``dense``: the backbone sees it sampled at
+        ``clip_sampling_factor`` times the bundle's rate, and pixel signatures are taken of its every
+        frame (up to ``clip_pixel_frames`` in all), so that a copy meets the very frame the bundle
+        sampled whatever its phase (FindSimilar pools the extra frames back to the bundle's rate)."""
         if len(clip) > self.settings.max_clip_bytes:
             raise VidatlasError(f"clip is {len(clip)} bytes; the limit is {self.settings.max_clip_bytes}",
                                 Code.RESOURCE_EXHAUSTED)
         if not clip:
             raise VidatlasError("empty clip", Code.INVALID_ARGUMENT)
         manifest = searcher.bundle.manifest
-        sampling = replace(SamplingSettings(**manifest["sampling"]),
+        base = SamplingSettings(**manifest["sampling"])
+        fps = min(MAX_FPS, base.fps * self.settings.clip_sampling_factor) if dense else base.fps
+        sampling = replace(base, fps=fps,
                            max_duration_s=min(self.settings.max_clip_seconds, manifest["sampling"]["max_duration_s"]),
                            decode_threads=1)
         backbone = self._get_backbone(manifest)
         with tempfile.TemporaryDirectory(prefix="vidatlas-clip-") as tmp:
             path = Path(tmp) / "clip"
             path.write_bytes(clip)
-            times, thumbs, _ = read_samples(path, sampling)
+            if dense:
+                times, thumbs, ptimes, pixels = self._every_frame(path, sampling)
+            else:
+                times, thumbs, _ = read_samples(path, sampling)
+                ptimes, pixels = None, pixel_signature(thumbs)
         feats = backbone.features(thumbs)
-        reduced, codes, _ = searcher.bundle.content.model.embed(feats)
-        return searcher.query_for_frames(times, reduced, codes)
+        reduced, codes, _ = searcher.bundle.content.model.embed(feats, errors=False)
+        return searcher.query_for_frames(times, reduced, codes, pixels, ptimes)
+
+    def _every_frame(self, path: Path, sampling: SamplingSettings):
+        """One decode: thumbnails at ``sampling.fps`` for the backbone, pixel signatures of every
+        frame (of frames at the rate that keeps them within ``clip_pixel_frames``)."""
+        reader = VideoReader(path, sampling)
+        duration = min(reader.info.declared_duration_s or sampling.max_duration_s, sampling.max_duration_s)
+        rate = min(MAX_FPS, max(sampling.fps, self.settings.clip_pixel_frames / max(duration, 1.0)))
+        reader.settings = replace(sampling, fps=rate)
+        step = 1.0 / sampling.fps
+        times, thumbs, ptimes, pixels = [], [], [], []
+        next_t = 0.0
+        with reader:
+            for t, thumb in reader.samples():
+                ptimes.append(t)
+                pixels.append(pixel_signature(thumb[None])[0])
+                if t >= next_t - 1e-6:  # as the reader samples: the first frame at or after each tick
+                    times.append(t)
+                    thumbs.append(thumb)
+                    next_t += step * (math.floor((t - next_t) / step) + 1)
+        return np.asarray(times, np.float64), np.stack(thumbs), np.asarray(ptimes, np.float64), np.stack(pixels)

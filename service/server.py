@@ -11,6 +11,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from indexer import Code, VidatlasError
+from query import neighbours
+from query.labelling import label
+from query.search import Query
 
 from . import conversions as conv
 from .api import vidatlas_pb2 as pb
@@ -18,25 +21,14 @@ from .api import vidatlas_pb2_grpc as pb_grpc
 from .cache import cache_key, make_cache
 from .embed import ClipEmbedder
 from .interceptors import AuthInterceptor, MetricsInterceptor
-from .labelling import label
 from .metrics import Metrics
-from .search import Query
 from .settings import ServiceSettings
 from .state import Holder, State
+from .status import STATUS_FOR
 
 log = logging.getLogger(__name__)
-SERVICE_NAME = "vidatlas.v1.VidAtlas"
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VidAtlasService"].full_name
 MAX_MESSAGE_BYTES = 80 << 20
-
-STATUS = {
-    Code.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
-    Code.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
-    Code.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
-    Code.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    Code.DATA_LOSS: grpc.StatusCode.FAILED_PRECONDITION,
-    Code.INTERNAL: grpc.StatusCode.INTERNAL,
-}
-
 
 class _Deadline(Exception):
     pass
@@ -49,7 +41,7 @@ def rpc(method):
         try:
             return method(self, request, context)
         except VidatlasError as exc:
-            context.abort(STATUS[exc.code], str(exc))
+            context.abort(STATUS_FOR[exc.code], str(exc))
         except _Deadline:
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
         except Exception as exc:  # a bug: log it, answer INTERNAL (never UNKNOWN)
@@ -66,22 +58,21 @@ def _check_deadline(context) -> None:
         raise _Deadline()
 
 
-class VidAtlasServicer(pb_grpc.VidAtlasServicer):
+class VidAtlasServicer(pb_grpc.VidAtlasServiceServicer):
     def __init__(self, holder: Holder, settings: ServiceSettings, metrics: Metrics | None = None):
         self.holder = holder
         self.settings = settings
-        self.cache = make_cache(settings.redis_url or None, settings.cache_ttl_s, settings.redis_timeout_s,
-                                on_event=metrics.cache_events if metrics else None)
+        self.cache = make_cache(settings, on_event=metrics.cache_events if metrics else None)
         self.embedder = ClipEmbedder(settings)
 
     # -- helpers -------------------------------------------------------------------------------
-    def _query(self, state: State, q: pb.VideoQuery, context) -> Query:
+    def _query(self, state: State, q: pb.VideoQuery, context, dense: bool = False) -> Query:
         kind = q.WhichOneof("source")
         if kind == "video_id":
             return state.searcher.query_for_video(q.video_id, q.start_s, q.end_s)
         if kind == "clip":
             _check_deadline(context)
-            return self.embedder.embed(state.searcher, q.clip)
+            return self.embedder.embed(state.searcher, q.clip, dense)
         raise VidatlasError("the query needs a video_id or a clip", Code.INVALID_ARGUMENT)
 
     def _cached(self, state: State, name: str, request, context, compute, response_type, extra: str = ""):
@@ -100,9 +91,30 @@ class VidAtlasServicer(pb_grpc.VidAtlasServicer):
         k = request.k
 
         def compute():
-            matches = state.searcher.similar(self._query(state, request.query, context), k)
-            return conv.search_response(matches, state.version)
-        return self._cached(state, "similar", request, context, compute, pb.SearchResponse)
+            matches = neighbours.similar(state.searcher, self._query(state, request.query, context, dense=True), k,
+                                         state.table,
+                                         conv.mode(request))
+            resp = conv.search_response(pb.FindSimilarResponse, matches, state.version)
+            resp.copy_threshold = state.searcher.settings.copy_threshold
+            return resp
+        return self._cached(state, "similar", request, context, compute, pb.FindSimilarResponse)
+
+    @rpc
+    def FindDuplicates(self, request, context):
+        state = self.holder.current()
+        if state.table is None:
+            if not self.settings.precompute_similar:
+                raise VidatlasError("duplicates are read from the similar-videos table, which this server does not "
+                                    "precompute (VIDATLAS_SERVICE_PRECOMPUTE_SIMILAR=false)", Code.FAILED_PRECONDITION)
+            raise VidatlasError("the similar-videos table is still being built; retry shortly", Code.UNAVAILABLE)
+        if request.min_copy_score < 0:
+            raise VidatlasError("min_copy_score must not be negative", Code.INVALID_ARGUMENT)
+        threshold = request.min_copy_score or state.searcher.settings.copy_threshold
+        return self._cached(state, "duplicates", request, context,
+                            lambda: conv.duplicates_response(
+                                neighbours.duplicate_groups(state.searcher.ids, state.table, threshold),
+                                threshold, state.version),
+                            pb.FindDuplicatesResponse, extra="table")
 
     @rpc
     def FindDissimilar(self, request, context):
@@ -110,15 +122,17 @@ class VidAtlasServicer(pb_grpc.VidAtlasServicer):
 
         def compute():
             q = self._query(state, request.query, context) if request.HasField("query") else None
-            return conv.search_response(state.searcher.dissimilar(request.k, q), state.version)
-        return self._cached(state, "dissimilar", request, context, compute, pb.SearchResponse)
+            return conv.search_response(pb.FindDissimilarResponse, state.searcher.dissimilar(request.k, q, conv.dissimilar_mode(request)),
+                                        state.version)
+        return self._cached(state, "dissimilar", request, context, compute, pb.FindDissimilarResponse)
 
     @rpc
     def Outliers(self, request, context):
         state = self.holder.current()
         return self._cached(state, "outliers", request, context,
-                            lambda: conv.search_response(state.searcher.outliers(request.k), state.version),
-                            pb.SearchResponse)
+                            lambda: conv.search_response(pb.OutliersResponse, state.searcher.outliers(request.k),
+                                                         state.version),
+                            pb.OutliersResponse)
 
     @rpc
     def LabelVideo(self, request, context):
@@ -126,16 +140,16 @@ class VidAtlasServicer(pb_grpc.VidAtlasServicer):
 
         def compute():
             q = self._query(state, request.query, context)
-            return conv.label_response(label(state.searcher, q, list(state.labels)), state.version)
+            return conv.label_response(label(state.searcher, q, list(state.labels), key=state.labels_digest), state.version)
         return self._cached(state, "label", request, context, compute, pb.LabelVideoResponse,
                             extra=state.labels_digest)
 
     @rpc
     def ListVideos(self, request, context):
         s = self.holder.current().searcher
-        size = request.page_size or 100
-        if size > 1000:
-            raise VidatlasError("page_size is at most 1000", Code.INVALID_ARGUMENT)
+        size = request.page_size or self.settings.page_size
+        if size > self.settings.max_page_size:
+            raise VidatlasError(f"page_size is at most {self.settings.max_page_size}", Code.INVALID_ARGUMENT)
         try:
             start = int(request.page_token or 0)
         except ValueError:
@@ -151,7 +165,7 @@ class VidAtlasServicer(pb_grpc.VidAtlasServicer):
     def DescribeVideo(self, request, context):
         s = self.holder.current().searcher
         i = s.video_row(request.video_id)
-        return conv.video_info(s.bundle.content.videos[i], float(s.anomaly_videos[i]))
+        return pb.DescribeVideoResponse(video=conv.video_info(s.bundle.content.videos[i], float(s.anomaly_videos[i])))
 
     @rpc
     def AddLabels(self, request, context):
@@ -163,9 +177,10 @@ class VidAtlasServicer(pb_grpc.VidAtlasServicer):
         state = self.holder.current()
         s = state.searcher
         from importlib.metadata import version
-        return pb.ServiceInfo(bundle_version=state.version, videos=len(s.ids), frames=len(s.frame_time),
-                              backbone=s.bundle.manifest["backbone"]["name"], labels=len(state.labels),
-                              server_version=version("vidatlas"))
+        return pb.GetInfoResponse(bundle_version=state.version, videos=len(s.ids), frames=len(s.frame_time),
+                                  backbone=s.bundle.manifest["backbone"]["name"], labels=len(state.labels),
+                                  server_version=version("vidatlas"),
+                                  parameters=conv.parameters(s.settings, self.settings))
 
 
 def _read(path: str) -> bytes:
@@ -206,14 +221,12 @@ class Service:
             interceptors=interceptors,
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
         self.servicer = VidAtlasServicer(self.holder, settings, self.metrics)
-        pb_grpc.add_VidAtlasServicer_to_server(self.servicer, self.server)
+        pb_grpc.add_VidAtlasServiceServicer_to_server(self.servicer, self.server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if settings.reflection:
-            from grpc_reflection.v1alpha import reflection
-            names = (pb.DESCRIPTOR.services_by_name["VidAtlas"].full_name, health.SERVICE_NAME,
-                     reflection.SERVICE_NAME)
-            reflection.enable_server_reflection(names, self.server)
+            from . import reflection
+            reflection.enable((SERVICE_NAME, health.SERVICE_NAME), self.server)
         address = address or f"{settings.host}:{settings.port}"
         if settings.tls_cert or settings.tls_key:
             creds = grpc.ssl_server_credentials(

@@ -1,11 +1,9 @@
 """Service settings: one typed object, every field overridable as ``VIDATLAS_SERVICE_<FIELD>``."""
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass
 
-from indexer import VidatlasError
+from indexer.settings import with_env
 
 
 @dataclass(frozen=True)
@@ -18,11 +16,24 @@ class ServiceSettings:
     """Empty: an in-process LRU cache."""
     cache_ttl_s: float = 3600.0
     redis_timeout_s: float = 0.05
+    redis_backoff_s: float = 1.0
+    """After a Redis error, answers skip Redis (computed, not cached there) for this long."""
+    local_cache_entries: int = 4096
+    """Size of the in-process LRU used without a Redis URL."""
+    page_size: int = 100
+    max_page_size: int = 1000
+    """ListVideos: videos per page when the request names none, and the most it may ask for."""
     reload_interval_s: float = 2.0
     """How often CURRENT is checked for a new version; 0 disables hot reload."""
     workers: int = 8
     max_clip_bytes: int = 64 << 20
     max_clip_seconds: float = 600.0
+    clip_sampling_factor: int = 4
+    """FindSimilar samples an uploaded clip this many times faster than the bundle's frames (copies
+    at any phase of the bundle's sampling meet a near-identical frame)."""
+    clip_pixel_frames: int = 2048
+    """FindSimilar takes pixel signatures of an uploaded clip's every frame, of at most this many
+    (a longer clip is sampled more sparsely)."""
     labels_path: str = ""
     """Where labels added through the API are kept; empty: <atlas>/added-labels.jsonl."""
     backbone_weights: str = ""
@@ -48,16 +59,5 @@ class ServiceSettings:
 
 
 def service_settings_from_env(base: ServiceSettings | None = None, environ=None) -> ServiceSettings:
-    environ = os.environ if environ is None else environ
-    base = base or ServiceSettings()
-    changes = {}
-    for f in dataclasses.fields(base):
-        key = f"VIDATLAS_SERVICE_{f.name.upper()}"
-        if key in environ:
-            kind = type(getattr(base, f.name))
-            try:
-                value = environ[key]
-                changes[f.name] = value.strip().lower() in ("1", "true", "yes", "on") if kind is bool else kind(value)
-            except ValueError as exc:
-                raise VidatlasError(f"{key}={environ[key]!r}: {exc}") from None
-    return dataclasses.replace(base, **changes)
+    """Apply ``VIDATLAS_SERVICE_<FIELD>`` overrides from the environment."""
+    return with_env(base or ServiceSettings(), "VIDATLAS_SERVICE", environ)

@@ -6,8 +6,8 @@ background; a bad one is refused (logged and counted) and the old one keeps serv
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -23,8 +23,9 @@ from indexer.bundle import CURRENT
 from indexer.settings import available_cores
 from indexer.labels import ADDED, attach, read_added
 
-from . import neighbours
-from .search import Searcher
+from query import labelling, neighbours
+from query.neighbours import NeighbourTable
+from query.search import Searcher
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -35,14 +36,14 @@ MAX_LABELS_PER_CALL = 10_000
 class State:
     searcher: Searcher
     labels: tuple = ()           # attached rows: video_id, time_s, label, frame
+    table: NeighbourTable | None = None  # the similar-videos table, once read or built
 
     @functools.cached_property
     def labels_digest(self) -> str:
         """A digest of the label set (part of LabelVideo cache keys): servers sharing a Redis
         with different added labels never share LabelVideo answers. A State never changes, so
         this is computed once, not per request."""
-        rows = sorted((lb["video_id"], float(lb["time_s"]), lb["label"]) for lb in self.labels)
-        return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+        return labelling.digest(list(self.labels))
 
     @property
     def version(self) -> str:
@@ -99,10 +100,12 @@ class Holder:
                     return False
                 searcher = Searcher(bundle)
                 labels = self._attach(searcher, [*bundle.content.labels, *read_added(self.labels_path)])
-            except VidatlasError as exc:
+            except Exception as exc:  # whatever is wrong with the new bundle, the old one keeps serving
                 self.load_failures += 1
-                self.last_error = str(exc)
-                log.error("bundle refused, %s: %s", "keeping " + self.state.version if self.state else "none loaded", exc)
+                self.last_error = str(exc) if isinstance(exc, VidatlasError) else f"{type(exc).__name__}: {exc}"
+                log.error("bundle %s refused, %s: %s", pointer or "?",
+                          "keeping " + self.state.version if self.state else "none loaded", self.last_error,
+                          exc_info=not isinstance(exc, VidatlasError))
                 if self.on_change:
                     self.on_change(False)
                 return False
@@ -118,15 +121,29 @@ class Holder:
                 self._table.start()
             return True
 
-    @staticmethod
-    def _precompute(searcher: Searcher) -> None:
-        """Attach the similar-videos table once it is read or built (at low CPU priority); until
-        then FindSimilar searches on the fly, so loading never waits for it."""
+    def _precompute(self, searcher: Searcher) -> None:
+        """Read or build the similar-videos table (at low CPU priority) and swap in a State that
+        holds it, if that bundle is still the one served; until then FindSimilar searches on the
+        fly, so loading never waits for it. Nothing shared is modified from this thread. Before
+        the table, the searcher's per-bundle structures (content places, frame graph, clusters)
+        are built, so no request pays for them."""
+        neighbours.lower_priority()
         try:
-            searcher.table = neighbours.load_or_build(searcher, neighbours.beside_atlas(searcher),
-                                                      workers=available_cores(), nice=True)
+            searcher.warm()
+        except Exception:  # requests build them on demand instead
+            log.exception("warming %s failed", searcher.version)
+        try:
+            table = neighbours.load_or_build(searcher, neighbours.beside_atlas(searcher),
+                                             workers=available_cores(), nice=True, cancel=self._stop)
+        except neighbours.Cancelled:
+            log.info("similar-videos table for %s not finished: stopping", searcher.version)
+            return
         except Exception:  # never fatal: on-the-fly search keeps answering
             log.exception("similar-videos table for %s failed", searcher.version)
+            return
+        with self._lock:
+            if self.state is not None and self.state.searcher is searcher:
+                self.state = dataclasses.replace(self.state, table=table)
 
     def table_ready(self, timeout: float | None = None) -> bool:
         """Wait until the current bundle's similar-videos table is attached (tests, benchmarks)."""
@@ -134,7 +151,7 @@ class Holder:
         if thread is not None:
             thread.join(timeout)
         state = self.state
-        return state is not None and state.searcher.table is not None
+        return state is not None and state.table is not None
 
     @staticmethod
     def _attach(searcher: Searcher, rows: list[dict]) -> list[dict]:
@@ -160,7 +177,7 @@ class Holder:
                 raise VidatlasError(f"cannot store labels at {self.labels_path}: {exc.strerror}",
                                     Code.FAILED_PRECONDITION) from None
             labels = state.labels + tuple(self._attach(state.searcher, rows))
-            self.state = State(state.searcher, labels)
+            self.state = dataclasses.replace(state, labels=labels)
             return len(rows), len(labels)
 
     def watch(self) -> threading.Thread | None:

@@ -6,11 +6,14 @@ import csv
 import sys
 import time
 import webbrowser
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from indexer import VidatlasError
+from indexer.cli import HelpFormatter
 
 DEFAULT_BUNDLE = "./atlas"
 
@@ -36,9 +39,19 @@ def _bundle_arg(p) -> None:
                    help="atlas directory (follows CURRENT) or one version directory")
 
 
-def add_viewer_parsers(sub) -> None:
-    from service.client import connection_options
-    f = argparse.ArgumentDefaultsHelpFormatter
+@dataclass(frozen=True)
+class Remote:
+    """How ``view --serve --server`` reaches a running vidatlas service. The command that assembles
+    the subcommands supplies it, so the viewer never imports the service."""
+
+    options: argparse.ArgumentParser
+    """A parent parser with the connection options (--server, --timeout, TLS, token)."""
+    similar: Callable[[argparse.Namespace], Callable[[str, int], dict]]
+    """From the parsed options, a function (video id, k) -> FindSimilar's answer in the --json shape."""
+
+
+def add_parsers(sub, remote: Remote | None = None) -> None:
+    f = HelpFormatter
 
     p = sub.add_parser("map", help="PNG of every frame on the 2-D map, with video paths", formatter_class=f,
                        description="Plot every frame of the bundle at its 2-D map position, coloured by video, "
@@ -59,7 +72,7 @@ def add_viewer_parsers(sub) -> None:
     p.add_argument("--size", type=_size, default=(1800, 1100), help="picture size in pixels, WIDTHxHEIGHT")
     p.add_argument("--dpi", type=int, default=100, help="dots per inch (text size scales with it)")
     p.add_argument("--title", help="title above the plot (default: counts, colouring and version)")
-    p.set_defaults(func=cmd_map)
+    p.set_defaults(func=cmd_map, parser=p)
 
     p = sub.add_parser("poster", help="the map tiled with frames (the seed's Figure 9)", formatter_class=f,
                        description="Cut a window of the map into a grid of tiles and show in each tile the frame "
@@ -87,7 +100,7 @@ def add_viewer_parsers(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_poster)
 
-    p = sub.add_parser("view", parents=[connection_options(None)], help="a browsable HTML viewer of the map",
+    p = sub.add_parser("view", parents=[remote.options] if remote else [], help="a browsable HTML viewer of the map",
                        formatter_class=f,
                        description="Write one self-contained HTML file (opens from disk): pan and zoom over frame "
                                    "tiles, hover for video and time, click a frame for its video's path and its "
@@ -106,16 +119,16 @@ def add_viewer_parsers(sub) -> None:
     p.add_argument("--similar-k", type=int, default=5, help="similar videos precomputed per video (0 = none)")
     p.add_argument("--title", default="vidatlas", help="page title")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_view)
+    p.set_defaults(func=cmd_view, remote=remote, parser=p)
 
 
 def cmd_map(args) -> int:
     from indexer import read_bundle
     from indexer.labels import read_labels
     from .mapplot import MapSettings, render_map
-    labels = tuple(read_labels(args.labels)) if args.labels else ()
     if args.labels and args.colour_by != "label":
-        raise VidatlasError("--labels only colours frames with --colour-by label")
+        args.parser.error("--labels only colours frames with --colour-by label")
+    labels = tuple(read_labels(args.labels)) if args.labels else ()
     s = MapSettings(colour_by=args.colour_by, paths=tuple(args.path), dissimilar=args.dissimilar, similar=args.similar,
                     k=args.k, strips=not args.no_strips, strip_frames=args.strip_frames, width=args.size[0],
                     height=args.size[1], dpi=args.dpi, title=args.title, labels=labels)
@@ -174,10 +187,11 @@ def _write_tiles_csv(path: Path, bundle, frames) -> None:
 def cmd_view(args) -> int:
     from indexer import read_bundle
     from .page import PageSettings, page_data, render_page
+    server = getattr(args, "server", None)
+    served_api = bool(args.serve and server)
+    if server and not args.serve:
+        args.parser.error("--server needs --serve: a page opened from disk cannot reach a gRPC service")
     bundle = read_bundle(args.bundle)
-    served_api = args.serve and args.server
-    if args.server and not args.serve:
-        raise VidatlasError("--server needs --serve: a page opened from disk cannot reach a gRPC service")
     s = PageSettings(max_frames=args.max_frames, tile_w=args.tile_size[0], tile_h=args.tile_size[1],
                      similar_k=args.similar_k, title=args.title, api="api/similar" if served_api else None,
                      progress=not args.no_progress)
@@ -195,12 +209,8 @@ def cmd_view(args) -> int:
 
 
 def _serve(args, html: str, with_service: bool) -> int:
-    from service.client import similar_json, stub
     from .httpserve import make_server
-    similar = None
-    if with_service:
-        client = stub(args)
-        similar = lambda video, k: similar_json(client, video, k, args.timeout)  # noqa: E731
+    similar = args.remote.similar(args) if with_service else None
     try:
         server = make_server(html, similar, args.host, args.port)
     except OSError as exc:

@@ -13,8 +13,8 @@ from matplotlib.patches import Circle
 
 from indexer import Bundle, Code, VidatlasError
 from indexer.labels import ADDED, attach, read_added
-from service.labelling import label as label_video
-from service.search import Searcher, check_k
+from query.labelling import label as label_video
+from query.search import Searcher, check_k
 
 COLOUR_BY = ("video", "label", "cluster")
 LEGEND_MAX = 20           # more groups than this get no legend (colours repeat)

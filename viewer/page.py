@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from indexer import Bundle, Code, VidatlasError
 from indexer.settings import available_cores
-from service import neighbours
-from service.search import Searcher
+from query import neighbours
+from query.search import Searcher
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,8 @@ def page_data(bundle: Bundle, s: PageSettings, searcher: Searcher | None = None)
         # the service's own similar-videos table: read from <atlas>/.neighbours when a server (or an
         # earlier page) built it, else built here on every core and kept there for them
         want = min(s.similar_k, len(videos) - 1)
-        table = searcher.table
-        if table is None or table.k < want:
-            table = neighbours.load_or_build(searcher, neighbours.beside_atlas(searcher),
-                                             k=max(s.similar_k, neighbours.TABLE_K), workers=available_cores())
+        table = neighbours.load_or_build(searcher, neighbours.beside_atlas(searcher),
+                                         k=max(s.similar_k, neighbours.TABLE_K), workers=available_cores())
         similar = [[[int(u), round(float(score), 4)] for u, score in zip(table.videos[v, :want], table.scores[v, :want])
                     if u >= 0] for v in range(len(videos))]
     codes = searcher.codes[rows] if len(rows) else np.zeros((0, 2))

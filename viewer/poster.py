@@ -103,9 +103,10 @@ def _full_res(bundle: Bundle, wanted: list[int], settings: PosterSettings, bar, 
         times = {float(c.frame_time[f]): f for f in rows}
         out = {}
         try:
-            for t, rgb in VideoReader(path, SamplingSettings()).frames_at(list(times), w.tile_w, w.tile_h):
-                out[times[t]] = Image.fromarray(rgb)
-                bar.update(1)
+            with VideoReader(path, SamplingSettings()) as reader:
+                for t, rgb in reader.frames_at(list(times), w.tile_w, w.tile_h):
+                    out[times[t]] = Image.fromarray(rgb)
+                    bar.update(1)
         except VidatlasError as exc:
             warnings.append(f"{video['id']}: {path}: {exc}; used thumbnails")
             bar.update(len(rows) - len(out))

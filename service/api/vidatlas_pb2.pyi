@@ -1,10 +1,20 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class DissimilarMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DISSIMILAR_MODE_UNSPECIFIED: _ClassVar[DissimilarMode]
+    DISSIMILAR_MODE_CONTENT: _ClassVar[DissimilarMode]
+    DISSIMILAR_MODE_PATH: _ClassVar[DissimilarMode]
+DISSIMILAR_MODE_UNSPECIFIED: DissimilarMode
+DISSIMILAR_MODE_CONTENT: DissimilarMode
+DISSIMILAR_MODE_PATH: DissimilarMode
 
 class VideoQuery(_message.Message):
     __slots__ = ("video_id", "clip", "start_s", "end_s")
@@ -19,20 +29,32 @@ class VideoQuery(_message.Message):
     def __init__(self, video_id: _Optional[str] = ..., clip: _Optional[bytes] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ...) -> None: ...
 
 class FindSimilarRequest(_message.Message):
-    __slots__ = ("query", "k")
+    __slots__ = ("query", "k", "mode")
+    class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        MODE_UNSPECIFIED: _ClassVar[FindSimilarRequest.Mode]
+        MODE_SEGMENTS: _ClassVar[FindSimilarRequest.Mode]
+        MODE_WHOLE_VIDEO: _ClassVar[FindSimilarRequest.Mode]
+    MODE_UNSPECIFIED: FindSimilarRequest.Mode
+    MODE_SEGMENTS: FindSimilarRequest.Mode
+    MODE_WHOLE_VIDEO: FindSimilarRequest.Mode
     QUERY_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     query: VideoQuery
     k: int
-    def __init__(self, query: _Optional[_Union[VideoQuery, _Mapping]] = ..., k: _Optional[int] = ...) -> None: ...
+    mode: FindSimilarRequest.Mode
+    def __init__(self, query: _Optional[_Union[VideoQuery, _Mapping]] = ..., k: _Optional[int] = ..., mode: _Optional[_Union[FindSimilarRequest.Mode, str]] = ...) -> None: ...
 
 class FindDissimilarRequest(_message.Message):
-    __slots__ = ("query", "k")
+    __slots__ = ("query", "k", "mode")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     query: VideoQuery
     k: int
-    def __init__(self, query: _Optional[_Union[VideoQuery, _Mapping]] = ..., k: _Optional[int] = ...) -> None: ...
+    mode: DissimilarMode
+    def __init__(self, query: _Optional[_Union[VideoQuery, _Mapping]] = ..., k: _Optional[int] = ..., mode: _Optional[_Union[DissimilarMode, str]] = ...) -> None: ...
 
 class OutliersRequest(_message.Message):
     __slots__ = ("k",)
@@ -41,22 +63,64 @@ class OutliersRequest(_message.Message):
     def __init__(self, k: _Optional[int] = ...) -> None: ...
 
 class Result(_message.Message):
-    __slots__ = ("video_id", "score", "start_s", "end_s", "query_start_s", "query_end_s")
+    __slots__ = ("video_id", "score", "start_s", "end_s", "query_start_s", "query_end_s", "segments", "copy_score", "is_copy")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
     END_S_FIELD_NUMBER: _ClassVar[int]
     QUERY_START_S_FIELD_NUMBER: _ClassVar[int]
     QUERY_END_S_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    COPY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    IS_COPY_FIELD_NUMBER: _ClassVar[int]
     video_id: str
     score: float
     start_s: float
     end_s: float
     query_start_s: float
     query_end_s: float
-    def __init__(self, video_id: _Optional[str] = ..., score: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., query_start_s: _Optional[float] = ..., query_end_s: _Optional[float] = ...) -> None: ...
+    segments: _containers.RepeatedCompositeFieldContainer[CopySegment]
+    copy_score: float
+    is_copy: bool
+    def __init__(self, video_id: _Optional[str] = ..., score: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., query_start_s: _Optional[float] = ..., query_end_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[CopySegment, _Mapping]]] = ..., copy_score: _Optional[float] = ..., is_copy: _Optional[bool] = ...) -> None: ...
 
-class SearchResponse(_message.Message):
+class CopySegment(_message.Message):
+    __slots__ = ("query_start_s", "query_end_s", "start_s", "end_s", "score")
+    QUERY_START_S_FIELD_NUMBER: _ClassVar[int]
+    QUERY_END_S_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    query_start_s: float
+    query_end_s: float
+    start_s: float
+    end_s: float
+    score: float
+    def __init__(self, query_start_s: _Optional[float] = ..., query_end_s: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
+
+class FindSimilarResponse(_message.Message):
+    __slots__ = ("results", "bundle_version", "cached", "copy_threshold")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    COPY_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[Result]
+    bundle_version: str
+    cached: bool
+    copy_threshold: float
+    def __init__(self, results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., bundle_version: _Optional[str] = ..., cached: _Optional[bool] = ..., copy_threshold: _Optional[float] = ...) -> None: ...
+
+class FindDissimilarResponse(_message.Message):
+    __slots__ = ("results", "bundle_version", "cached")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[Result]
+    bundle_version: str
+    cached: bool
+    def __init__(self, results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., bundle_version: _Optional[str] = ..., cached: _Optional[bool] = ...) -> None: ...
+
+class OutliersResponse(_message.Message):
     __slots__ = ("results", "bundle_version", "cached")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +212,12 @@ class DescribeVideoRequest(_message.Message):
     video_id: str
     def __init__(self, video_id: _Optional[str] = ...) -> None: ...
 
+class DescribeVideoResponse(_message.Message):
+    __slots__ = ("video",)
+    VIDEO_FIELD_NUMBER: _ClassVar[int]
+    video: VideoInfo
+    def __init__(self, video: _Optional[_Union[VideoInfo, _Mapping]] = ...) -> None: ...
+
 class LabelRow(_message.Message):
     __slots__ = ("video_id", "time_s", "label")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
@@ -176,18 +246,65 @@ class GetInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class ServiceInfo(_message.Message):
-    __slots__ = ("bundle_version", "videos", "frames", "backbone", "server_version", "labels")
+class GetInfoResponse(_message.Message):
+    __slots__ = ("bundle_version", "videos", "frames", "backbone", "server_version", "labels", "parameters")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     BUNDLE_VERSION_FIELD_NUMBER: _ClassVar[int]
     VIDEOS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     BACKBONE_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     bundle_version: str
     videos: int
     frames: int
     backbone: str
     server_version: str
     labels: int
-    def __init__(self, bundle_version: _Optional[str] = ..., videos: _Optional[int] = ..., frames: _Optional[int] = ..., backbone: _Optional[str] = ..., server_version: _Optional[str] = ..., labels: _Optional[int] = ...) -> None: ...
+    parameters: _containers.ScalarMap[str, str]
+    def __init__(self, bundle_version: _Optional[str] = ..., videos: _Optional[int] = ..., frames: _Optional[int] = ..., backbone: _Optional[str] = ..., server_version: _Optional[str] = ..., labels: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class FindDuplicatesRequest(_message.Message):
+    __slots__ = ("min_copy_score",)
+    MIN_COPY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    min_copy_score: float
+    def __init__(self, min_copy_score: _Optional[float] = ...) -> None: ...
+
+class DuplicatePair(_message.Message):
+    __slots__ = ("video_id", "other_video_id", "copy_score", "segments")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    OTHER_VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    COPY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    video_id: str
+    other_video_id: str
+    copy_score: float
+    segments: _containers.RepeatedCompositeFieldContainer[CopySegment]
+    def __init__(self, video_id: _Optional[str] = ..., other_video_id: _Optional[str] = ..., copy_score: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[CopySegment, _Mapping]]] = ...) -> None: ...
+
+class DuplicateGroup(_message.Message):
+    __slots__ = ("video_ids", "pairs")
+    VIDEO_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    video_ids: _containers.RepeatedScalarFieldContainer[str]
+    pairs: _containers.RepeatedCompositeFieldContainer[DuplicatePair]
+    def __init__(self, video_ids: _Optional[_Iterable[str]] = ..., pairs: _Optional[_Iterable[_Union[DuplicatePair, _Mapping]]] = ...) -> None: ...
+
+class FindDuplicatesResponse(_message.Message):
+    __slots__ = ("groups", "bundle_version", "copy_threshold", "cached")
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    COPY_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[DuplicateGroup]
+    bundle_version: str
+    copy_threshold: float
+    cached: bool
+    def __init__(self, groups: _Optional[_Iterable[_Union[DuplicateGroup, _Mapping]]] = ..., bundle_version: _Optional[str] = ..., copy_threshold: _Optional[float] = ..., cached: _Optional[bool] = ...) -> None: ...

@@ -25,8 +25,11 @@ if _version_not_supported:
     )
 
 
-class VidAtlasStub:
-    """Missing associated documentation comment in .proto file."""
+class VidAtlasServiceStub:
+    """Lint-clean under buf's STANDARD rules: one request and one response message per RPC. The
+    committed image proto/vidatlas-v1.binpb is the released contract; `buf breaking` against it
+    runs in the test suite, so v1 only ever gains fields.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -35,68 +38,79 @@ class VidAtlasStub:
             channel: A grpc.Channel.
         """
         self.FindSimilar = channel.unary_unary(
-                '/vidatlas.v1.VidAtlas/FindSimilar',
+                '/vidatlas.v1.VidAtlasService/FindSimilar',
                 request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindSimilarRequest.SerializeToString,
-                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.FromString,
+                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindSimilarResponse.FromString,
                 _registered_method=True)
         self.FindDissimilar = channel.unary_unary(
-                '/vidatlas.v1.VidAtlas/FindDissimilar',
+                '/vidatlas.v1.VidAtlasService/FindDissimilar',
                 request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindDissimilarRequest.SerializeToString,
-                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.FromString,
+                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindDissimilarResponse.FromString,
                 _registered_method=True)
         self.LabelVideo = channel.unary_unary(
-                '/vidatlas.v1.VidAtlas/LabelVideo',
+                '/vidatlas.v1.VidAtlasService/LabelVideo',
                 request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.LabelVideoRequest.SerializeToString,
                 response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.LabelVideoResponse.FromString,
                 _registered_method=True)
         self.Outliers = channel.unary_unary(
-                '/vidatlas.v1.VidAtlas/Outliers',
+                '/vidatlas.v1.VidAtlasService/Outliers',
                 request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.OutliersRequest.SerializeToString,
-                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.FromString,
+                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.OutliersResponse.FromString,
                 _registered_method=True)
         self.ListVideos = channel.unary_unary(
-                '/vidatlas.v1.VidAtlas/ListVideos',
+                '/vidatlas.v1.VidAtlasService/ListVideos',
                 request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.ListVideosRequest.SerializeToString,
                 response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.ListVideosResponse.FromString,
                 _registered_method=True)
         self.DescribeVideo = channel.unary_unary(
-                '/vidatlas.v1.VidAtlas/DescribeVideo',
+                '/vidatlas.v1.VidAtlasService/DescribeVideo',
                 request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.DescribeVideoRequest.SerializeToString,
-                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.VideoInfo.FromString,
+                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.DescribeVideoResponse.FromString,
                 _registered_method=True)
         self.AddLabels = channel.unary_unary(
-                '/vidatlas.v1.VidAtlas/AddLabels',
+                '/vidatlas.v1.VidAtlasService/AddLabels',
                 request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.AddLabelsRequest.SerializeToString,
                 response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.AddLabelsResponse.FromString,
                 _registered_method=True)
         self.GetInfo = channel.unary_unary(
-                '/vidatlas.v1.VidAtlas/GetInfo',
+                '/vidatlas.v1.VidAtlasService/GetInfo',
                 request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.GetInfoRequest.SerializeToString,
-                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.ServiceInfo.FromString,
+                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.GetInfoResponse.FromString,
+                _registered_method=True)
+        self.FindDuplicates = channel.unary_unary(
+                '/vidatlas.v1.VidAtlasService/FindDuplicates',
+                request_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindDuplicatesRequest.SerializeToString,
+                response_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindDuplicatesResponse.FromString,
                 _registered_method=True)
 
 
-class VidAtlasServicer:
-    """Missing associated documentation comment in .proto file."""
+class VidAtlasServiceServicer:
+    """Lint-clean under buf's STANDARD rules: one request and one response message per RPC. The
+    committed image proto/vidatlas-v1.binpb is the released contract; `buf breaking` against it
+    runs in the test suite, so v1 only ever gains fields.
+    """
 
     def FindSimilar(self, request, context):
-        """Videos most like the query, best first, each with the matching time ranges.
+        """Videos most like the query, best first, each with the matching time ranges, its copied
+        segments and a calibrated copy score (see FindSimilarRequest.Mode).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FindDissimilar(self, request, context):
-        """Without a query: k videos as different from each other as possible (max-min diversity
-        over fingerprints). With one: the k videos farthest from it.
+        """Without a query: k videos as different from each other as possible. With one: the k
+        videos farthest from it. By content (default: no two chosen videos share a place when such
+        a set exists) or by path (the seed's max-min over fingerprints); see DissimilarMode.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def LabelVideo(self, request, context):
-        """Per-frame labels, time segments and a video label from the labelled frames (or
-        unsupervised cluster labels when there are none).
+        """Per-frame labels, time segments and a video label from the labelled frames, spread over
+        the whole collection's frame graph and voted per shot (or unsupervised cluster labels when
+        there are none). Labels added with AddLabels apply to the next call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,13 +124,15 @@ class VidAtlasServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListVideos(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Indexed videos in id order, a page at a time.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DescribeVideo(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One indexed video's facts.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -129,23 +145,34 @@ class VidAtlasServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetInfo(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """What is being served.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindDuplicates(self, request, context):
+        """Groups of indexed videos that share copied segments (copy score at or above the threshold),
+        read from the precomputed similar-videos table: no search runs at request time. Fails with
+        UNAVAILABLE while the table is still being built after a bundle load, and with
+        FAILED_PRECONDITION when the server does not precompute it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
 
-def add_VidAtlasServicer_to_server(servicer, server):
+def add_VidAtlasServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'FindSimilar': grpc.unary_unary_rpc_method_handler(
                     servicer.FindSimilar,
                     request_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindSimilarRequest.FromString,
-                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.SerializeToString,
+                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindSimilarResponse.SerializeToString,
             ),
             'FindDissimilar': grpc.unary_unary_rpc_method_handler(
                     servicer.FindDissimilar,
                     request_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindDissimilarRequest.FromString,
-                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.SerializeToString,
+                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindDissimilarResponse.SerializeToString,
             ),
             'LabelVideo': grpc.unary_unary_rpc_method_handler(
                     servicer.LabelVideo,
@@ -155,7 +182,7 @@ def add_VidAtlasServicer_to_server(servicer, server):
             'Outliers': grpc.unary_unary_rpc_method_handler(
                     servicer.Outliers,
                     request_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.OutliersRequest.FromString,
-                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.SerializeToString,
+                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.OutliersResponse.SerializeToString,
             ),
             'ListVideos': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVideos,
@@ -165,7 +192,7 @@ def add_VidAtlasServicer_to_server(servicer, server):
             'DescribeVideo': grpc.unary_unary_rpc_method_handler(
                     servicer.DescribeVideo,
                     request_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.DescribeVideoRequest.FromString,
-                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.VideoInfo.SerializeToString,
+                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.DescribeVideoResponse.SerializeToString,
             ),
             'AddLabels': grpc.unary_unary_rpc_method_handler(
                     servicer.AddLabels,
@@ -175,18 +202,26 @@ def add_VidAtlasServicer_to_server(servicer, server):
             'GetInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInfo,
                     request_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.GetInfoRequest.FromString,
-                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.ServiceInfo.SerializeToString,
+                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.GetInfoResponse.SerializeToString,
+            ),
+            'FindDuplicates': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindDuplicates,
+                    request_deserializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindDuplicatesRequest.FromString,
+                    response_serializer=vidatlas_dot_v1_dot_vidatlas__pb2.FindDuplicatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'vidatlas.v1.VidAtlas', rpc_method_handlers)
+            'vidatlas.v1.VidAtlasService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('vidatlas.v1.VidAtlas', rpc_method_handlers)
+    server.add_registered_method_handlers('vidatlas.v1.VidAtlasService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class VidAtlas:
-    """Missing associated documentation comment in .proto file."""
+class VidAtlasService:
+    """Lint-clean under buf's STANDARD rules: one request and one response message per RPC. The
+    committed image proto/vidatlas-v1.binpb is the released contract; `buf breaking` against it
+    runs in the test suite, so v1 only ever gains fields.
+    """
 
     @staticmethod
     def FindSimilar(request,
@@ -202,9 +237,9 @@ class VidAtlas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/vidatlas.v1.VidAtlas/FindSimilar',
+            '/vidatlas.v1.VidAtlasService/FindSimilar',
             vidatlas_dot_v1_dot_vidatlas__pb2.FindSimilarRequest.SerializeToString,
-            vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.FromString,
+            vidatlas_dot_v1_dot_vidatlas__pb2.FindSimilarResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -229,9 +264,9 @@ class VidAtlas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/vidatlas.v1.VidAtlas/FindDissimilar',
+            '/vidatlas.v1.VidAtlasService/FindDissimilar',
             vidatlas_dot_v1_dot_vidatlas__pb2.FindDissimilarRequest.SerializeToString,
-            vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.FromString,
+            vidatlas_dot_v1_dot_vidatlas__pb2.FindDissimilarResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -256,7 +291,7 @@ class VidAtlas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/vidatlas.v1.VidAtlas/LabelVideo',
+            '/vidatlas.v1.VidAtlasService/LabelVideo',
             vidatlas_dot_v1_dot_vidatlas__pb2.LabelVideoRequest.SerializeToString,
             vidatlas_dot_v1_dot_vidatlas__pb2.LabelVideoResponse.FromString,
             options,
@@ -283,9 +318,9 @@ class VidAtlas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/vidatlas.v1.VidAtlas/Outliers',
+            '/vidatlas.v1.VidAtlasService/Outliers',
             vidatlas_dot_v1_dot_vidatlas__pb2.OutliersRequest.SerializeToString,
-            vidatlas_dot_v1_dot_vidatlas__pb2.SearchResponse.FromString,
+            vidatlas_dot_v1_dot_vidatlas__pb2.OutliersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -310,7 +345,7 @@ class VidAtlas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/vidatlas.v1.VidAtlas/ListVideos',
+            '/vidatlas.v1.VidAtlasService/ListVideos',
             vidatlas_dot_v1_dot_vidatlas__pb2.ListVideosRequest.SerializeToString,
             vidatlas_dot_v1_dot_vidatlas__pb2.ListVideosResponse.FromString,
             options,
@@ -337,9 +372,9 @@ class VidAtlas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/vidatlas.v1.VidAtlas/DescribeVideo',
+            '/vidatlas.v1.VidAtlasService/DescribeVideo',
             vidatlas_dot_v1_dot_vidatlas__pb2.DescribeVideoRequest.SerializeToString,
-            vidatlas_dot_v1_dot_vidatlas__pb2.VideoInfo.FromString,
+            vidatlas_dot_v1_dot_vidatlas__pb2.DescribeVideoResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -364,7 +399,7 @@ class VidAtlas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/vidatlas.v1.VidAtlas/AddLabels',
+            '/vidatlas.v1.VidAtlasService/AddLabels',
             vidatlas_dot_v1_dot_vidatlas__pb2.AddLabelsRequest.SerializeToString,
             vidatlas_dot_v1_dot_vidatlas__pb2.AddLabelsResponse.FromString,
             options,
@@ -391,9 +426,36 @@ class VidAtlas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/vidatlas.v1.VidAtlas/GetInfo',
+            '/vidatlas.v1.VidAtlasService/GetInfo',
             vidatlas_dot_v1_dot_vidatlas__pb2.GetInfoRequest.SerializeToString,
-            vidatlas_dot_v1_dot_vidatlas__pb2.ServiceInfo.FromString,
+            vidatlas_dot_v1_dot_vidatlas__pb2.GetInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindDuplicates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vidatlas.v1.VidAtlasService/FindDuplicates',
+            vidatlas_dot_v1_dot_vidatlas__pb2.FindDuplicatesRequest.SerializeToString,
+            vidatlas_dot_v1_dot_vidatlas__pb2.FindDuplicatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

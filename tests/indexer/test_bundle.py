@@ -84,3 +84,37 @@ def test_new_versions_share_thumbnails_by_hard_link(copy):
     b = after_path / "thumbs" / a.name
     assert a.stat().st_ino == b.stat().st_ino
     np.testing.assert_array_equal(read_bundle(copy).content.codes, before.content.codes)
+
+
+def test_approximate_frame_index_is_measured_against_exact_search(tmp_path):
+    """Past EXACT_LIMIT frames the frame index is an IVF; the manifest records its recall@10
+    against exact search, and that figure is what the index really gives."""
+    import faiss
+
+    from indexer.bundle import EXACT_LIMIT, frame_index_recall
+    from testkit.bundles import synthetic_bundle
+    videos = EXACT_LIMIT // 100 + 40
+    bundle = read_bundle(synthetic_bundle(tmp_path, videos, 100))
+    recorded = bundle.manifest["frame_index"]
+    assert recorded["kind"].startswith("IVF") and recorded["nprobe"] >= 1
+    index = bundle.indexes["frames_features"]
+    assert isinstance(faiss.downcast_index(index), faiss.IndexIVF)
+    feats = np.ascontiguousarray(bundle.content.features, np.float32).copy()
+    faiss.normalize_L2(feats)
+    # the build measured on the float32 features; the bundle keeps them as float16
+    assert frame_index_recall(index, feats) == pytest.approx(recorded["recall_at_10"], abs=0.01)
+    assert recorded["recall_at_10"] >= 0.9
+    # and the measure can say no: one probe of many lists finds far fewer true neighbours
+    faiss.extract_index_ivf(index).nprobe = 1
+    assert frame_index_recall(index, feats) < recorded["recall_at_10"]
+
+
+def test_features_are_stored_unit_length_and_searched_without_a_copy(atlas):
+    from query.search import Searcher
+    bundle = read_bundle(atlas)
+    assert bundle.manifest["features_unit"] is True
+    assert bundle.content.features.dtype == np.float16  # half the bytes of float32, no second copy
+    norms = np.linalg.norm(np.asarray(bundle.content.features, np.float64), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=2e-3)
+    s = Searcher(bundle)
+    assert isinstance(bundle.content.features, np.memmap) and np.shares_memory(s.feats, bundle.content.features)

@@ -7,7 +7,7 @@ from indexer.decode import VideoReader, fit_size, letterbox, read_samples
 from indexer.errors import VidatlasError
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
-from tests.media import write_audio_only, write_huge_y4m
+from testkit.media import write_audio_only, write_huge_y4m
 
 S = SamplingSettings()
 

@@ -15,7 +15,7 @@ ENV = {**os.environ, "VIDATLAS_MAP_MIN_STEPS": "200", "VIDATLAS_MAP_EPOCHS": "5"
 
 
 def _index(root, out):
-    return subprocess.Popen([sys.executable, "-m", "service.cli", "index", str(root), "--out", str(out),
+    return subprocess.Popen([sys.executable, "-m", "vidatlas", "index", str(root), "--out", str(out),
                              "--no-progress"], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

@@ -9,7 +9,7 @@ from indexer import Code, VidatlasError, add, index, merge, read_bundle
 from indexer.decode import read_samples
 from indexer.samples import scene_video
 from tests.conftest import FAST, ODD, SCENES
-from tests.media import write_audio_only, write_huge_y4m
+from testkit.media import write_audio_only, write_huge_y4m
 
 NV = 2 + len(SCENES) + len(ODD)  # videos in the shared collection
 
@@ -70,7 +70,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_indexed(tmp_path, clips):
     scene_video(root / "good" / "two.mp4", [("rocket", 3), ("coins", 4)], size=(160, 96), fps=6, seconds=3)
     expected = _bad_inputs(root, clips)
     report = index(root, tmp_path / "atlas", FAST)
-    assert report.exit_code == 3
+    assert report.exit_status == 3
     assert report.other_files == 1
     failed = {f.video_id: f.reason for f in report.failures}
     assert set(failed) == set(expected)
@@ -130,7 +130,7 @@ def test_add_embeds_new_videos_with_the_frozen_map(tmp_path, atlas):
     scene_video(new / "extra.mp4", [("astronaut", 40), ("moon", 41)], size=(192, 108), fps=8, seconds=3)
     labels = [{"video_id": "new/extra", "time_s": 1.0, "label": "space"}]
     report = add(new, out, FAST, labels=labels, prefix="new/")
-    assert report.exit_code == 0 and report.decoded == 1
+    assert report.exit_status == 0 and report.decoded == 1
     b = read_bundle(out)
     assert b.version != old.version and b.manifest["base_version"] == old.version
     assert b.video_ids == sorted(old.video_ids + ["new/extra"])
@@ -172,3 +172,16 @@ def test_results_do_not_depend_on_the_number_of_decode_workers(tmp_path, collect
     a, b = read_bundle(atlas), read_bundle(tmp_path / "atlas")
     np.testing.assert_array_equal(a.content.codes, b.content.codes)
     np.testing.assert_array_equal(a.frames.take(range(len(a.frames))), b.frames.take(range(len(b.frames))))
+
+
+def test_add_reads_a_bundle_whose_map_settings_name_retired_fields():
+    """A bundle written before a map setting was retired still takes ``--add``: its manifest's
+    known map settings are kept, the retired one is ignored."""
+    from dataclasses import asdict, replace
+
+    from indexer.pipeline import _settings_of
+    from indexer.settings import IndexSettings, MapSettings
+    old_map = replace(MapSettings(), objective="seed", seed=7)
+    manifest = {"sampling": asdict(FAST.sampling), "backbone": {"name": FAST.backbone.name},
+                "map": {**asdict(old_map), "neighbour_weight": 1.0}}
+    assert _settings_of(manifest, IndexSettings()).map == old_map

@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import grpc
 import pytest
@@ -17,7 +16,7 @@ from service.api import vidatlas_pb2 as pb
 from service.api import vidatlas_pb2_grpc as pb_grpc
 from service.server import Service
 from service.settings import ServiceSettings
-from tests.conftest import free_port
+from testkit.net import free_port
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ def _start(settings):
 def test_metrics_count_rpcs_codes_cache_and_bundle(bundle_dir):
     svc, addr = _start(ServiceSettings(bundle=str(bundle_dir), reload_interval_s=0, metrics_port=free_port()))
     try:
-        stub = pb_grpc.VidAtlasStub(grpc.insecure_channel(addr))
+        stub = pb_grpc.VidAtlasServiceStub(grpc.insecure_channel(addr))
         req = pb.FindSimilarRequest(query=pb.VideoQuery(video_id="a/museum"), k=3)
         stub.FindSimilar(req, timeout=30)
         stub.FindSimilar(req, timeout=30)
@@ -78,7 +77,7 @@ def test_bearer_token_required_except_for_health(bundle_dir, tmp_path):
     svc, addr = _start(ServiceSettings(bundle=str(bundle_dir), reload_interval_s=0, auth_token_file=str(token)))
     try:
         ch = grpc.insecure_channel(addr)
-        stub = pb_grpc.VidAtlasStub(ch)
+        stub = pb_grpc.VidAtlasServiceStub(ch)
         for metadata in ((), (("authorization", "Bearer wrong"),)):
             with pytest.raises(grpc.RpcError) as err:
                 stub.GetInfo(pb.GetInfoRequest(), timeout=10, metadata=metadata)
@@ -103,7 +102,7 @@ def test_tls_mtls_and_the_cli_with_a_token(bundle_dir, pki, tmp_path):
             creds = grpc.ssl_channel_credentials((pki / ca).read_bytes(),
                                                  (pki / "client.key").read_bytes() if with_cert else None,
                                                  (pki / "client.pem").read_bytes() if with_cert else None)
-            return pb_grpc.VidAtlasStub(grpc.secure_channel(addr, creds))
+            return pb_grpc.VidAtlasServiceStub(grpc.secure_channel(addr, creds))
         md = (("authorization", "Bearer tok"),)
         assert client("ca.pem").GetInfo(pb.GetInfoRequest(), timeout=10, metadata=md).videos > 0
         with pytest.raises(grpc.RpcError) as err:  # the client trusts the wrong CA
@@ -113,13 +112,13 @@ def test_tls_mtls_and_the_cli_with_a_token(bundle_dir, pki, tmp_path):
             client("ca.pem", with_cert=False).GetInfo(pb.GetInfoRequest(), timeout=5, metadata=md)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         out = subprocess.run(
-            [sys.executable, "-m", "service.cli", "info", "--json", "--server", addr, "--tls-ca", str(pki / "ca.pem"),
+            [sys.executable, "-m", "vidatlas", "info", "--json", "--server", addr, "--tls-ca", str(pki / "ca.pem"),
              "--tls-cert", str(pki / "client.pem"), "--tls-key", str(pki / "client.key"), "--token-file", str(token)],
             capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert '"videos"' in out.stdout
         denied = subprocess.run(
-            [sys.executable, "-m", "service.cli", "info", "--server", addr, "--tls-ca", str(pki / "ca.pem"),
+            [sys.executable, "-m", "vidatlas", "info", "--server", addr, "--tls-ca", str(pki / "ca.pem"),
              "--tls-cert", str(pki / "client.pem"), "--tls-key", str(pki / "client.key")],
             capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "VIDATLAS_TOKEN"})
         assert denied.returncode == 10 and "unauthenticated" in denied.stderr
@@ -130,7 +129,7 @@ def test_tls_mtls_and_the_cli_with_a_token(bundle_dir, pki, tmp_path):
 def test_oversized_request_is_resource_exhausted(bundle_dir):
     svc, addr = _start(ServiceSettings(bundle=str(bundle_dir), reload_interval_s=0, max_clip_bytes=1 << 20))
     try:
-        stub = pb_grpc.VidAtlasStub(grpc.insecure_channel(addr, options=[("grpc.max_send_message_length", 64 << 20)]))
+        stub = pb_grpc.VidAtlasServiceStub(grpc.insecure_channel(addr, options=[("grpc.max_send_message_length", 64 << 20)]))
         with pytest.raises(grpc.RpcError) as err:
             stub.FindSimilar(pb.FindSimilarRequest(query=pb.VideoQuery(clip=bytes(3 << 20)), k=3), timeout=10)
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -141,7 +140,7 @@ def test_oversized_request_is_resource_exhausted(bundle_dir):
 def test_draining_reports_not_serving_and_finishes_in_flight_calls(bundle_dir, collection):
     svc, addr = _start(ServiceSettings(bundle=str(bundle_dir), reload_interval_s=0))
     ch = grpc.insecure_channel(addr)
-    stub = pb_grpc.VidAtlasStub(ch)
+    stub = pb_grpc.VidAtlasServiceStub(ch)
     health = health_pb2_grpc.HealthStub(ch)
     clip = (collection / "real" / "bikes.mp4").read_bytes()
     stub.FindSimilar(pb.FindSimilarRequest(query=pb.VideoQuery(clip=clip), k=2), timeout=60)  # warm the backbone
@@ -162,10 +161,10 @@ def test_draining_reports_not_serving_and_finishes_in_flight_calls(bundle_dir, c
 def test_sigterm_lets_in_flight_calls_complete(bundle_dir, collection):
     port = free_port()
     env = {**os.environ, "VIDATLAS_SERVICE_DRAIN_S": "0.5"}
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--bundle", str(bundle_dir), "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "vidatlas", "serve", "--bundle", str(bundle_dir), "--port",
                              str(port), "--host", "127.0.0.1"], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        stub = pb_grpc.VidAtlasStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        stub = pb_grpc.VidAtlasServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
         grpc.channel_ready_future(grpc.insecure_channel(f"127.0.0.1:{port}")).result(timeout=120)
         stub.GetInfo(pb.GetInfoRequest(), timeout=60, wait_for_ready=True)
         clip = (collection / "real" / "bikes.mp4").read_bytes()
@@ -191,17 +190,18 @@ def test_reflection_lists_the_services_when_enabled(bundle_dir):
         [resp] = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
                                                  timeout=10))
         names = {s.name for s in resp.list_services_response.service}
-        assert {"vidatlas.v1.VidAtlas", "grpc.health.v1.Health"} <= names
+        assert {"vidatlas.v1.VidAtlasService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection"} <= names
     finally:
         svc.stop(drain_s=0, grace_s=0)
 
 
 def test_json_logs(tmp_path):
     (tmp_path / "empty").mkdir()
-    out = subprocess.run([sys.executable, "-m", "service.cli", "--log-format", "json", "-v", "index",
+    out = subprocess.run([sys.executable, "-m", "vidatlas", "--log-format", "json", "-v", "index",
                           str(tmp_path / "empty"), "--out", str(tmp_path / "atlas")],
                          capture_output=True, text=True, timeout=120)
     import json
     lines = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
-    assert out.returncode == 1 and lines and all({"time", "level", "logger", "message"} <= set(x) for x in lines)
+    assert out.returncode == 6 and lines and all({"time", "level", "logger", "message"} <= set(x) for x in lines)  # FAILED_PRECONDITION
     assert any(x["message"].startswith("finished discover") for x in lines)

@@ -28,7 +28,7 @@ def live(tmp_path_factory, atlas, redis_server):
     shutil.copytree(atlas, root, ignore=shutil.ignore_patterns(".work"))
     svc = Service(ServiceSettings(bundle=str(root), redis_url=redis_server.url, reload_interval_s=0.1,
                                   max_clip_bytes=2 << 20), "127.0.0.1:0").start()
-    yield svc, root, pb_grpc.VidAtlasStub(grpc.insecure_channel(f"127.0.0.1:{svc.port}"))
+    yield svc, root, pb_grpc.VidAtlasServiceStub(grpc.insecure_channel(f"127.0.0.1:{svc.port}"))
     svc.stop(drain_s=0, grace_s=1)
 
 

@@ -1,5 +1,4 @@
 """The gRPC service end to end: a real server on a free port, a real Redis, real videos."""
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -8,17 +7,18 @@ import threading
 import time
 
 import grpc
-import numpy as np
 import pytest
 import redis
 
 from indexer import read_bundle
 from indexer.bundle import write_bundle
+from indexer.labels import read_added
 from indexer.samples import pan, photo, write_video
 from service.api import vidatlas_pb2 as pb
 from service.api import vidatlas_pb2_grpc as pb_grpc
 from service.server import create_server
 from service.settings import ServiceSettings
+from testkit.media import transform
 from tests.conftest import ODD, SCENES
 
 
@@ -27,12 +27,12 @@ def served(tmp_path_factory, atlas, redis_server):
     root = tmp_path_factory.mktemp("served") / "atlas"
     shutil.copytree(atlas, root, ignore=shutil.ignore_patterns(".work"))
     settings = ServiceSettings(bundle=str(root), redis_url=redis_server.url, reload_interval_s=0.2,
-                               max_clip_bytes=8 << 20)
+                               max_clip_bytes=8 << 20, redis_backoff_s=0.3)
     server, port, holder, servicer = create_server(settings, "127.0.0.1:0")
     server.start()
     holder.watch()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield type("Served", (), dict(stub=pb_grpc.VidAtlasStub(channel), holder=holder, servicer=servicer,
+    yield type("Served", (), dict(stub=pb_grpc.VidAtlasServiceStub(channel), holder=holder, servicer=servicer,
                                   root=root, address=f"127.0.0.1:{port}", channel=channel))
     holder.stop()
     server.stop(0)
@@ -47,39 +47,23 @@ def _scene_frames(name, size=(192, 108), fps=8, seconds=3, **kw):
 
 
 def _transformed(path, name, kind):
-    frames = _scene_frames(name)
-    fps = 8
-    if kind == "greyscale":
-        frames = [np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8) for f in frames]
-    elif kind == "mirrored":
-        frames = [np.ascontiguousarray(f[:, ::-1]) for f in frames]
-    elif kind == "downscaled":
-        import av
-        frames = [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(width=96, height=54).to_ndarray(format="rgb24")
-                  for f in frames]
-    elif kind == "brighter":
-        frames = [np.clip(f.astype(np.int16) + 40, 0, 255).astype(np.uint8) for f in frames]
-    elif kind == "logo":
-        frames = [f.copy() for f in frames]
-        for f in frames:
-            f[5:30, 5:60] = (255, 255, 0)
-    elif kind == "faster":
-        frames, fps = frames[::2], 8
-    elif kind == "cropped":
-        frames = [np.ascontiguousarray(f[10:-10, 16:-16]) for f in frames]
-    return write_video(path, frames, fps=fps, options={"crf": "32"})
+    return write_video(path, transform(_scene_frames(name), kind), fps=8, options={"crf": "32"})
 
 
 def test_info_and_listing(served):
     info = served.stub.GetInfo(pb.GetInfoRequest(), timeout=10)
     b = read_bundle(served.root)
     assert info.bundle_version == b.version and info.videos == len(b.video_ids) and info.backbone == "efficientnet_lite0"
+    search = served.holder.current().searcher.settings
+    assert info.parameters["search.probe_frames"] == str(search.probe_frames)
+    assert info.parameters["service.redis_backoff_s"] == "0.3"  # this server's own setting
+    assert not any("url" in k or "tls" in k or "token" in k for k in info.parameters)  # no secrets
     listed = served.stub.ListVideos(pb.ListVideosRequest(prefix="b/", page_size=1), timeout=10)
     assert [v.video_id for v in listed.videos] == ["b/lab"] and listed.next_page_token
     rest = served.stub.ListVideos(pb.ListVideosRequest(prefix="b/", page_token=listed.next_page_token), timeout=10)
     assert [v.video_id for v in rest.videos] == ["b/quarry", "b/quarry_reordered"]
     d = served.stub.DescribeVideo(pb.DescribeVideoRequest(video_id="real/bikes"), timeout=10)
-    assert (d.width, d.height) == (640, 272) and d.frames == 10
+    assert (d.video.width, d.video.height) == (640, 272) and d.video.frames == 10
 
 
 def test_similar_by_id_excludes_itself_and_ranks_the_twin_first(served):
@@ -109,8 +93,12 @@ def test_a_short_clip_is_found_inside_a_longer_video(served, tmp_path):
 
 
 def test_time_range_query(served):
-    r = _similar(served.stub, video_id="b/quarry", start_s=3, end_s=5, k=2).results[0]
-    assert r.query_start_s >= 3 and r.query_end_s <= 5
+    """b/quarry's second shot (gravel, 3-6 s) is the first shot (0-3 s) of its reordered twin and
+    appears nowhere else: a range query over it finds the twin, at the twin's own time."""
+    r = _similar(served.stub, video_id="b/quarry", start_s=3.5, end_s=5.5, k=2).results[0]
+    assert 3.5 <= r.query_start_s <= r.query_end_s <= 5.5
+    assert r.video_id == "b/quarry_reordered"
+    assert 0.0 <= r.start_s < r.end_s <= 3.2
 
 
 def test_dissimilar_spreads_out_and_respects_a_query(served):
@@ -119,6 +107,14 @@ def test_dissimilar_spreads_out_and_respects_a_query(served):
     assert len(set(ids)) == 4
     # the twin pair is never both among the 4 most mutually dissimilar videos
     assert not {"b/quarry", "b/quarry_reordered"} <= set(ids)
+    # content is the default; an old client's request (no mode) gets the same answer
+    content = served.stub.FindDissimilar(pb.FindDissimilarRequest(k=4, mode=pb.DISSIMILAR_MODE_CONTENT), timeout=10)
+    assert [r.video_id for r in content.results] == ids
+    path = served.stub.FindDissimilar(pb.FindDissimilarRequest(k=4, mode=pb.DISSIMILAR_MODE_PATH), timeout=10)
+    assert [r.video_id for r in path.results] == [m.video_id for m in served.holder.current().searcher.dissimilar(4, mode="path")]
+    with pytest.raises(grpc.RpcError) as err:
+        served.stub.FindDissimilar(pb.FindDissimilarRequest(k=4, mode=7), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     far = served.stub.FindDissimilar(pb.FindDissimilarRequest(k=3, query=pb.VideoQuery(video_id="b/quarry")), timeout=10)
     assert "b/quarry" not in [r.video_id for r in far.results]
     assert "b/quarry_reordered" not in [r.video_id for r in far.results]
@@ -136,6 +132,8 @@ def test_labels_from_clusters_then_from_added_labels(served):
             pb.LabelRow(video_id="a/harbour", time_s=4, label="cat"),
             pb.LabelRow(video_id="a/harbour", time_s=7, label="rocket"),
             pb.LabelRow(video_id="b/quarry", time_s=1, label="brick")]
+    log = served.root / "added-labels.jsonl"
+    before = read_added(log)
     added = served.stub.AddLabels(pb.AddLabelsRequest(labels=rows), timeout=10)
     assert added.added == 4 and added.total >= 4
     resp = served.stub.LabelVideo(pb.LabelVideoRequest(query=pb.VideoQuery(video_id="a/harbour")), timeout=30)
@@ -143,8 +141,12 @@ def test_labels_from_clusters_then_from_added_labels(served):
     assert [s.label for s in resp.segments] == ["coffee", "cat", "rocket"]
     by_time = {round(f.time_s): f.label for f in resp.frames}
     assert by_time[0] == "coffee" and by_time[5] == "cat" and by_time[8] == "rocket"
+    # a label added at run time reaches other videos through the frame graph: the reordered
+    # twin, never labelled, now carries "brick" on its brick shot (its last three seconds)
+    twin = served.stub.LabelVideo(pb.LabelVideoRequest(query=pb.VideoQuery(video_id="b/quarry_reordered")), timeout=30)
+    assert not twin.unsupervised and {f.label for f in twin.frames if f.time_s >= 6} == {"brick"}
     # labels survive a restart: they are kept beside the bundle
-    assert (served.root / "added-labels.jsonl").read_text().count("\n") == 4
+    assert read_added(log) == before + [{"video_id": r.video_id, "time_s": r.time_s, "label": r.label} for r in rows]
 
 
 @pytest.mark.parametrize("call, code", [
@@ -169,6 +171,13 @@ def test_errors_have_proper_status_codes(served, call, code):
     assert err.value.code() == code
 
 
+@pytest.mark.parametrize("field", ["start_s", "end_s"])
+def test_a_non_finite_time_is_refused_by_name(served, field):
+    with pytest.raises(grpc.RpcError) as err:
+        _similar(served.stub, video_id="a/harbour", **{field: float("nan")})
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in err.value.details()
+
+
 def test_a_call_past_its_deadline_is_deadline_exceeded(served, tmp_path):
     """A new clip (never cached) must be decoded and embedded: far more than a 5 ms deadline.
     (An indexed video's answer is a table lookup that can beat even a 1 µs deadline on loopback.)"""
@@ -182,7 +191,7 @@ def test_no_bundle_is_failed_precondition(tmp_path):
     server, port, holder, _ = create_server(ServiceSettings(bundle=str(tmp_path), reload_interval_s=0), "127.0.0.1:0")
     server.start()
     try:
-        stub = pb_grpc.VidAtlasStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        stub = pb_grpc.VidAtlasServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
         with pytest.raises(grpc.RpcError) as err:
             stub.GetInfo(pb.GetInfoRequest(), timeout=10)
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -218,9 +227,11 @@ def test_redis_down_means_slower_never_failed(served, redis_server):
         assert time.perf_counter() - t0 < 10
     finally:
         redis_server.start()
-    time.sleep(1.1)  # the back-off passes; Redis is used again
+    # once the back-off has passed, Redis is used again: an answer is cached there and read back
     req = pb.FindSimilarRequest(query=pb.VideoQuery(video_id="a/museum"), k=6)
-    served.stub.FindSimilar(req, timeout=30)
+    deadline = time.monotonic() + 30
+    while not served.stub.FindSimilar(req, timeout=30).cached and time.monotonic() < deadline:
+        time.sleep(served.servicer.settings.redis_backoff_s)
     assert served.stub.FindSimilar(req, timeout=30).cached
 
 
@@ -273,7 +284,7 @@ def test_hot_reload_swaps_versions_and_refuses_bad_ones(served):
 
 def test_cli_client_json_and_exit_codes(served, tmp_path):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "service.cli", *args, "--server", served.address],
+        return subprocess.run([sys.executable, "-m", "vidatlas", *args, "--server", served.address],
                               capture_output=True, text=True, timeout=120)
     out = cli("similar", "b/quarry", "--k", "3", "--json")
     assert out.returncode == 0, out.stderr
@@ -293,3 +304,42 @@ def test_cli_client_json_and_exit_codes(served, tmp_path):
     clip = _transformed(tmp_path / "c.mp4", "b/lab", "reencoded")
     out = cli("similar", str(clip), "--json")
     assert json.loads(out.stdout)["results"][0]["video_id"] == "b/lab"
+
+
+def test_similar_modes_copy_verdict_and_old_clients(served, tmp_path):
+    """No mode (an old client) means MODE_SEGMENTS; every result says whether it is a copy, and
+    the response names the calibrated threshold; an unknown mode number is refused."""
+    clip = _transformed(tmp_path / "c.mp4", "b/quarry", "reencoded").read_bytes()
+    old = _similar(served.stub, clip=clip, k=3)
+    new = served.stub.FindSimilar(pb.FindSimilarRequest(query=pb.VideoQuery(clip=clip), k=3,
+                                                        mode=pb.FindSimilarRequest.MODE_SEGMENTS), timeout=60)
+    assert [r.video_id for r in old.results] == [r.video_id for r in new.results]
+    top = old.results[0]
+    assert top.video_id == "b/quarry" and top.is_copy and top.copy_score >= old.copy_threshold > 0
+    assert top.segments and top.segments[0].score == pytest.approx(top.copy_score)
+    whole = served.stub.FindSimilar(pb.FindSimilarRequest(query=pb.VideoQuery(clip=clip), k=3,
+                                                          mode=pb.FindSimilarRequest.MODE_WHOLE_VIDEO), timeout=60)
+    assert whole.results[0].video_id == "b/quarry" and whole.results[0].is_copy
+    with pytest.raises(grpc.RpcError) as err:
+        served.stub.FindSimilar(pb.FindSimilarRequest(query=pb.VideoQuery(video_id="b/quarry"), mode=7), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_find_duplicates_from_the_table_and_the_cli(served):
+    assert served.holder.table_ready(timeout=300)
+    resp = served.stub.FindDuplicates(pb.FindDuplicatesRequest(), timeout=30)
+    assert resp.copy_threshold > 0 and resp.bundle_version
+    quarry = [g for g in resp.groups if "b/quarry" in g.video_ids]
+    assert quarry and "b/quarry_reordered" in quarry[0].video_ids
+    assert all(p.copy_score >= resp.copy_threshold and p.segments for g in resp.groups for p in g.pairs)
+    out = subprocess.run([sys.executable, "-m", "vidatlas", "duplicates", "--json", "--server", served.address],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert [g["video_ids"] for g in data["groups"]] == [list(g.video_ids) for g in resp.groups]
+    text = subprocess.run([sys.executable, "-m", "vidatlas", "similar", "b/quarry", "--k", "3", "--server",
+                           served.address], capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0 and " copy " in text.stdout and "copy threshold" in text.stderr
+    with pytest.raises(grpc.RpcError) as err:
+        served.stub.FindDuplicates(pb.FindDuplicatesRequest(min_copy_score=-1), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -4,8 +4,9 @@ import pytest
 from PIL import Image
 
 from indexer import Code, VidatlasError, read_bundle
-from service.cli import main as cli
-from service.search import Searcher
+from indexer.errors import Exit
+from vidatlas.cli import main as cli
+from query.search import Searcher
 from viewer.mapplot import MapSettings, render_map
 
 
@@ -55,26 +56,47 @@ def test_dissimilar_draws_that_many_paths_with_frame_strips(searcher):
         np.testing.assert_array_equal(shown[:, :w], searcher.bundle.frames[int(c.frames[0])])
 
 
+def isolated_frames(plot, codes, height, min_px=12):
+    """Frames whose marker no other frame's overlaps and no legend or circle covers, picked from the layout
+    this run's training produced (any correct map has some), with their pixel positions."""
+    ax = plot.figure.axes[0]
+    renderer = plot.figure.canvas.get_renderer()
+    covers = [lg.get_window_extent(renderer).padded(4) for lg in [ax.get_legend(), *plot.figure.legends] if lg]
+    xy = ax.transData.transform(codes)
+    d = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
+    np.fill_diagonal(d, np.inf)
+    # the dashed unit circle is drawn in a grey that a video colour can share
+    px_per_unit = ax.transData.transform([[1.0, 0.0]])[0, 0] - ax.transData.transform([[0.0, 0.0]])[0, 0]
+    on_circle = np.abs(np.hypot(*codes.T) - 1.0) * px_per_unit < 5
+    keep = [f for f in range(len(xy)) if d[f].min() >= min_px and not on_circle[f]
+            and not any(b.contains(*xy[f]) for b in covers)]
+    return keep, np.column_stack([xy[:, 0], height - xy[:, 1]]).astype(int)
+
+
+def colours_at(pixels, x, y, colours):
+    """Which frame colours (alpha over white) appear in the 5x5 patch around a pixel."""
+    patch = pixels[y - 2:y + 3, x - 2:x + 3].reshape(-1, 1, 3)  # grid lines may cross the centre
+    over_white = 255 * (colours[:, 3:] * colours[:, :3] + (1 - colours[:, 3:]))
+    return np.abs(patch - over_white[None]).max(-1).min(0) < 8, over_white
+
+
 def test_frames_are_drawn_at_their_position_in_their_video_colour(searcher, tmp_path):
     plot = render_map(searcher.bundle, MapSettings(width=1000, height=1000, strips=False), searcher)
     plot.save(tmp_path / "m.png")
     pixels = np.asarray(Image.open(tmp_path / "m.png").convert("RGB"), np.float64)
     ax = plot.figure.axes[0]
     colours = ax.collections[0].get_facecolors()
-    xy = ax.transData.transform(searcher.codes)
-    checked = 0
-    for f in range(len(xy)):
-        d = np.hypot(*(xy - xy[f]).T)
-        d[f] = np.inf
-        if d.min() < 12:  # overlapping points mix colours
-            continue
-        x, y = int(xy[f, 0]), int(1000 - xy[f, 1])
-        patch = pixels[y - 2:y + 3, x - 2:x + 3].reshape(-1, 1, 3)  # grid lines may cross the centre
-        over_white = 255 * (colours[:, 3:] * colours[:, :3] + (1 - colours[:, 3:]))  # alpha over white
-        found = np.abs(patch - over_white[None]).max(-1).min(0) < 8  # which frame colours are in the patch
-        assert found[f] and np.allclose(over_white[found], over_white[f]), f
-        checked += 1
-    assert checked >= 5
+    assert len(colours) == len(searcher.codes)
+    frames, px = isolated_frames(plot, searcher.codes, 1000)
+    assert len(frames) >= 5, "too few isolated frames to check the drawing"
+    for f in frames:
+        found, over_white = colours_at(pixels, *px[f], colours)
+        # the frame's own colour is at its own position, and no other video's colour is
+        assert found[f] and np.allclose(over_white[found], over_white[f]), (f, searcher.ids[searcher.frame_video[f]])
+    # each frame has its own video's colour: frames of one video share one, videos differ
+    per_video = {v: {tuple(c) for c in colours[searcher.frame_video == i]} for i, v in enumerate(searcher.ids)}
+    assert all(len(c) == 1 for c in per_video.values())
+    assert len({next(iter(c)) for c in per_video.values()}) == len(searcher.ids)
     groups = np.unique([tuple(c) for c in colours], axis=0)
     assert len(groups) == len(searcher.ids)  # one colour per video (fewer than 20 videos)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == searcher.ids
@@ -114,9 +136,9 @@ def test_map_command(atlas, tmp_path, capsys):
     assert cli(["map", "--bundle", str(atlas), "--out", str(out), "--dissimilar", "3", "--size", "900x600"]) == 0
     assert Image.open(out).size == (900, 600)
     assert "paths:" in capsys.readouterr().err
-    assert cli(["map", "--bundle", str(atlas), "--out", str(out), "--similar", "no/such"]) == 1
+    assert cli(["map", "--bundle", str(atlas), "--out", str(out), "--similar", "no/such"]) == Exit.NOT_FOUND
     assert "unknown video id" in capsys.readouterr().err
-    assert cli(["map", "--bundle", str(tmp_path / "none"), "--out", str(out)]) == 1
+    assert cli(["map", "--bundle", str(tmp_path / "none"), "--out", str(out)]) == Exit.FAILED_PRECONDITION
     assert "no bundle" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         cli(["map", "--bundle", str(atlas), "--size", "big"])

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from indexer.errors import Exit
 from indexer import read_bundle
-from service.search import Searcher
+from query.search import Searcher
 from service.server import create_server
 from service.settings import ServiceSettings
 from viewer.browser import browser, open_viewer
@@ -118,7 +119,7 @@ def test_served_page_asks_the_service(searcher, atlas, chromium, tmp_path):
     shutil.copytree(atlas, root, ignore=shutil.ignore_patterns(".work"))
     server, port, _, _ = create_server(ServiceSettings(bundle=str(root), reload_interval_s=0), "127.0.0.1:0")
     server.start()
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "view", "--bundle", str(root), "--serve",
+    proc = subprocess.Popen([sys.executable, "-m", "vidatlas", "view", "--bundle", str(root), "--serve",
                              "--port", "0", "--server", f"127.0.0.1:{port}", "--similar-k", "0", "--no-progress"],
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -151,7 +152,7 @@ def test_served_page_asks_the_service(searcher, atlas, chromium, tmp_path):
 
 
 def test_view_command_writes_a_page_and_refuses_what_cannot_work(atlas, tmp_path, capsys):
-    from service.cli import main as cli
+    from vidatlas.cli import main as cli
     out = tmp_path / "v" / "page.html"
     assert cli(["view", "--bundle", str(atlas), "--out", str(out), "--max-frames", "20", "--similar-k", "2",
                 "--no-progress"]) == 0
@@ -161,9 +162,10 @@ def test_view_command_writes_a_page_and_refuses_what_cannot_work(atlas, tmp_path
     assert len(bundle.video_ids) <= len(data["x"]) <= 20 + len(bundle.video_ids)  # subsampled, >= 1 per video
     assert [v["id"] for v in data["videos"]] == bundle.video_ids
     assert all(len(s) == 2 for s in data["similar"])
-    assert cli(["view", "--bundle", str(atlas), "--out", str(out), "--server", "127.0.0.1:1"]) == 1
-    assert "--server needs --serve" in capsys.readouterr().err
-    assert cli(["view", "--bundle", str(atlas), "--tile-size", "4x4", "--out", str(out)]) == 1
+    with pytest.raises(SystemExit) as exit_:
+        cli(["view", "--bundle", str(atlas), "--out", str(out), "--server", "127.0.0.1:1"])
+    assert exit_.value.code == Exit.USAGE and "--server needs --serve" in capsys.readouterr().err
+    assert cli(["view", "--bundle", str(atlas), "--tile-size", "4x4", "--out", str(out)]) == Exit.INVALID_ARGUMENT
 
 
 def test_page_data_cannot_break_out_of_its_script_tag(searcher):

@@ -7,8 +7,9 @@ import pytest
 from PIL import Image
 
 from indexer import SamplingSettings, read_bundle
+from indexer.errors import Exit
 from indexer.decode import VideoReader
-from service.cli import main as cli
+from vidatlas.cli import main as cli
 from viewer.poster import PosterSettings, render_poster
 from viewer.tiles import Window
 
@@ -104,5 +105,5 @@ def test_poster_command_writes_image_and_tile_table(atlas, bundle, tmp_path, cap
         f = expected[int(row["row"]), int(row["col"])]
         assert row["video_id"] == c.videos[c.frame_video[f]]["id"]
         assert float(row["time_s"]) == pytest.approx(c.frame_time[f], abs=1e-3)
-    assert cli(["poster", "--bundle", str(atlas), "--out", str(out), "--width", "-1"]) == 1
+    assert cli(["poster", "--bundle", str(atlas), "--out", str(out), "--width", "-1"]) == Exit.INVALID_ARGUMENT
     assert "width" in capsys.readouterr().err

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from indexer import read_bundle
-from service.neighbours import TABLE_K, build, load_or_build
-from service.search import Searcher
+from query.neighbours import TABLE_K, build, load_or_build, similar
+from query.search import Searcher
 from service.settings import ServiceSettings
 from service.state import Holder
 
@@ -18,7 +18,6 @@ def searcher(atlas):
 
 
 def test_table_answers_equal_the_search(searcher):
-    assert searcher.table is None
     table = build(searcher, workers=2)
     n = len(searcher.ids)
     assert table.k == min(TABLE_K, n - 1)
@@ -34,19 +33,13 @@ def test_table_is_used_for_whole_videos_only(searcher):
     v = searcher.video_row("a/harbour")
     fake = dataclasses.replace(table, videos=table.videos.copy())
     fake.videos[v] = fake.videos[v][::-1]  # fault injection: a table that disagrees with the search
-    searcher.table = fake
-    try:
-        whole = searcher.similar(searcher.query_for_video("a/harbour"), 3)
-        assert [m.video_id for m in whole] == [searcher.ids[u] for u in fake.videos[v][:3]]
-        part = searcher.query_for_video("a/harbour", 0.0, 1.0)
-        assert not part.whole
-        searcher.table = None
-        expected = searcher.similar(part, 3)
-        searcher.table = fake
-        assert searcher.similar(part, 3) == expected  # ranges are searched, not looked up
-        assert len(searcher.similar(searcher.query_for_video("a/harbour"), 100)) <= len(searcher.ids) - 1  # k > table k
-    finally:
-        searcher.table = None
+    whole = similar(searcher, searcher.query_for_video("a/harbour"), 3, fake)
+    assert [m.video_id for m in whole] == [searcher.ids[u] for u in fake.videos[v][:3]]
+    part = searcher.query_for_video("a/harbour", 0.0, 1.0)
+    assert not part.whole
+    assert similar(searcher, part, 3, fake) == searcher.similar(part, 3)  # ranges are searched, not looked up
+    many = similar(searcher, searcher.query_for_video("a/harbour"), 100, fake)  # k > the table's k: searched
+    assert many == searcher.similar(searcher.query_for_video("a/harbour"), 100)
 
 
 def test_table_file_is_reused_and_rebuilt_when_bad(searcher, tmp_path, caplog):
@@ -76,4 +69,15 @@ def test_holder_precomputes_unless_told_not_to(atlas, tmp_path):
     assert holder.table_ready(timeout=60)
     assert list((root / ".neighbours").glob("*.npz"))
     off = Holder(ServiceSettings(bundle=str(root), reload_interval_s=0, precompute_similar=False))
-    assert off.load() and not off.table_ready(timeout=1) and off.current().searcher.table is None
+    assert off.load() and not off.table_ready(timeout=1) and off.current().table is None
+
+
+def test_a_cancelled_build_stops_and_keeps_nothing(searcher, tmp_path):
+    import threading
+
+    from query.neighbours import Cancelled
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        load_or_build(searcher, tmp_path, cancel=cancel)
+    assert not list(tmp_path.glob("*.npz"))

@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints its table with same-run baselines (see README)."""

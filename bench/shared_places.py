@@ -1,0 +1,196 @@
+"""Content diversity and labelling on collections whose videos share places (run by
+``bench/quality.py``; ``--cases places`` runs only this part).
+
+Each collection is ``testkit.places.plan(seed)``: 9 anchors whose place sets are disjoint and
+cover all 21 photographs (so a zero-overlap nine exists), a reshoot of every anchor (same places,
+another order, other pans and shot lengths, one place twice) and 18 mixes of 2-4 places (30 %
+from two classes) that overlap the anchors. Classes are categories of photographs that look
+nothing alike (scene: astronaut, cat, coffee, rocket; texture: brick, grass, gravel; science:
+IHC, cells, retina, Hubble, moon; graphic: page, text, colour wheel, logo, phantom; object:
+camera, coins, clock, horse).
+
+Diversity: mean pairwise Jaccard overlap of the chosen nine's places, for FindDissimilar in
+content and path mode, random nines (mean of 50) and greedy farthest-point on mean features.
+Labelling: one labelled frame per class (several random draws), frame and video accuracy
+(video label = majority class by frames) for LabelVideo, the nearest labelled frame, plain
+label spreading over a 10-NN graph of all frames and the seed's clustering + majority vote.
+Every metric is checked with an oracle (the anchors score 0 overlap, the truth scores 1.0).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import table
+from indexer import IndexSettings, index, read_bundle
+from query import graph, labelling
+from query.search import Searcher, cluster_centres
+from testkit import places
+
+DRAWS = 3  # label draws per collection
+
+
+def mean_feature_farthest(s: Searcher, k: int) -> list[str]:
+    """Greedy farthest-point over each video's mean feature (cosine distance)."""
+    m = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(s.ids))])
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    chosen = [int(np.argmin(m @ m.mean(0)))]
+    near = m @ m[chosen[0]]
+    while len(chosen) < k:
+        near[chosen] = np.inf
+        chosen.append(int(np.argmin(near)))
+        near = np.maximum(near, m @ m[chosen[-1]])
+    return [s.ids[i] for i in chosen]
+
+
+def label_spreading(feats: np.ndarray, rows: np.ndarray, k: int = 10, alpha: float = 0.99) -> np.ndarray:
+    """The peer: plain label spreading (Zhou et al. 2004) over a symmetric 10-NN graph of all
+    frames with a heat kernel, closed form. Returns (frames, len(rows)) scores."""
+    sim = feats @ feats.T
+    np.fill_diagonal(sim, -np.inf)
+    nn = np.argpartition(-sim, k, axis=1)[:, :k]
+    r = np.arange(len(feats))[:, None]
+    gap = 1.0 - sim[r, nn]
+    w = np.zeros_like(sim)
+    w[r, nn] = np.exp(-gap / np.median(gap))
+    w = np.maximum(w, w.T)
+    d = 1.0 / np.sqrt(w.sum(1))
+    y = np.zeros((len(feats), len(rows)))
+    y[rows, np.arange(len(rows))] = 1.0
+    return np.linalg.solve(np.eye(len(feats)) - alpha * d[:, None] * w * d[None], y)
+
+
+def cluster_majority(s: Searcher, rows: np.ndarray, names: np.ndarray, clusters: int) -> np.ndarray:
+    """The seed's recipe: k-means on the 2-D map, each cluster takes the majority label of its
+    labelled frames (a cluster without one: the label of the labelled frame nearest its centre)."""
+    centres = cluster_centres(s.codes, clusters, s.settings.kmeans_iterations)
+    of = ((s.codes[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+    out = np.empty(len(of), object)
+    for c in range(len(centres)):
+        mine = names[of[rows] == c]
+        if len(mine):
+            vals, counts = np.unique(mine, return_counts=True)
+            out[of == c] = vals[counts.argmax()]
+        else:
+            out[of == c] = names[((s.codes[rows] - centres[c]) ** 2).sum(1).argmin()]
+    return out
+
+
+def _accuracy(s: Searcher, pred: np.ndarray, gold: np.ndarray, mixed: np.ndarray) -> tuple[float, float, float, float]:
+    """Frame accuracy, video accuracy, frame accuracy on one-class and on two-class videos."""
+    ok = pred == gold
+    videos = []
+    for i in range(len(s.ids)):
+        a, b = s.offsets[i], s.offsets[i + 1]
+        major = lambda x: max(sorted(set(x)), key=lambda c: ((x == c).sum(), c))  # noqa: E731
+        videos.append(major(gold[a:b]) == major(pred[a:b]))
+    return float(ok.mean()), float(np.mean(videos)), float(ok[~mixed].mean()), float(ok[mixed].mean())
+
+
+def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_000)) -> str:
+    div: dict[str, list[float]] = {m: [] for m in ("oracle", "content", "path", "random", "meanfeat")}
+    lab: dict[str, list[tuple]] = {}
+    frames_total = videos_total = 0
+    for seed in seeds:
+        plan = places.plan(seed)
+        root = places.write(tmp / f"places{seed}", plan)
+        index(root, tmp / f"places-atlas{seed}", IndexSettings(progress=False))
+        s = Searcher(read_bundle(tmp / f"places-atlas{seed}"))
+        frames_total += len(s.frame_time)
+        videos_total += len(s.ids)
+        anchors = [v for v in plan if v.startswith("anchor/")]
+        k = len(anchors)
+        div["oracle"].append(places.overlap(anchors, plan))
+        div["content"].append(places.overlap([m.video_id for m in s.dissimilar(k)], plan))
+        div["path"].append(places.overlap([m.video_id for m in s.dissimilar(k, mode="path")], plan))
+        rng = np.random.default_rng(seed)
+        div["random"].append(float(np.mean([places.overlap(list(rng.choice(s.ids, k, replace=False)), plan)
+                                             for _ in range(50)])))
+        div["meanfeat"].append(places.overlap(mean_feature_farthest(s, k), plan))
+
+        shot_of = [places.place_at(plan[s.ids[s.frame_video[j]]], s.frame_time[j]) for j in range(len(s.frame_time))]
+        gold = np.array([sh.cls for sh in shot_of], object)
+        mixed = np.array([len({sh.cls for sh in plan[s.ids[s.frame_video[j]]]}) > 1 for j in range(len(gold))])
+        no_cut_links = Searcher(s.bundle, dataclasses.replace(s.settings, cut_link=0.0))
+        feats = np.asarray(s.feats, np.float32)  # the peers in float32 (the bundle keeps float16)
+        for d in range(DRAWS):
+            rng = np.random.default_rng(1000 * seed + d)
+            rows = np.array([int(rng.choice(np.flatnonzero(gold == c))) for c in sorted(places.CLASSES)])
+            names = gold[rows]
+            labels = [{"frame": int(r), "label": n} for r, n in zip(rows, names)]
+
+            def ours(searcher):
+                return np.array([lb for vid in searcher.ids
+                                 for _, lb, _ in labelling.label(searcher, searcher.query_for_video(vid), labels).frames],
+                                object)
+            preds = {
+                "oracle (the truth)": gold,
+                "vidatlas LabelVideo": ours(s),
+                "vidatlas without links across cuts (ablation)": ours(no_cut_links),
+                "nearest labelled frame": names[(feats @ feats[rows].T).argmax(1)],
+                "label spreading, 10-NN graph of all frames (peer)": names[label_spreading(feats, rows).argmax(1)],
+                "seed: k-means on the map + majority vote": cluster_majority(s, rows, names, 2 * len(names)),
+            }
+            for name, pred in preds.items():
+                lab.setdefault(name, []).append(_accuracy(s, pred, gold, mixed))
+
+    div_rows = [["oracle: the nine anchors (disjoint by construction)", f"{np.mean(div['oracle']):.3f}", _each(div["oracle"])],
+                ["vidatlas FindDissimilar, content mode (default)", f"{np.mean(div['content']):.3f}", _each(div["content"])],
+                ["vidatlas FindDissimilar, path mode (the seed's, previous default)", f"{np.mean(div['path']):.3f}", _each(div["path"])],
+                ["random nines (mean of 50 per collection)", f"{np.mean(div['random']):.3f}", _each(div["random"])],
+                ["farthest-point on mean features", f"{np.mean(div['meanfeat']):.3f}", _each(div["meanfeat"])]]
+    lab_rows = [[name] + [f"{np.mean([r[i] for r in res]):.3f}" for i in range(4)] for name, res in lab.items()]
+    cost = spreading_cost(cost_sizes)
+    return "\n".join([
+        f"Collections: seeds {', '.join(map(str, seeds))} of `testkit.places.plan` — {videos_total} videos, "
+        f"{frames_total} frames in all (9 anchors, 9 reshoots, 18 mixes each; 21 photographs in 5 classes).", "",
+        "### Diversity: content overlap of the nine chosen (mean pairwise Jaccard of places; 0 = nothing shared)", "",
+        table(["method", "mean overlap", "per collection"], div_rows), "",
+        f"### Labelling: one labelled frame per class ({DRAWS} random draws per collection), classes of different-looking photographs", "",
+        table(["method", "frame accuracy", "video accuracy", "frames of one-class videos", "frames of two-class videos"], lab_rows), "",
+        "### Cost of label spreading (synthetic clustered features, 256-D; 2 cores)", "",
+        "The frame graph is built once per bundle on the first LabelVideo with labels; the spread is recomputed once "
+        "per label-set digest (AddLabels changes the digest, the next LabelVideo recomputes it; 4 sets are kept) and "
+        "a LabelVideo of an indexed video then reads its rows.", "",
+        cost])
+
+
+def _each(values: list[float]) -> str:
+    return ", ".join(f"{v:.3f}" for v in values)
+
+
+def spreading_cost(sizes=(10_000, 100_000), classes: int = 20, per_video: int = 100) -> str:
+    """Graph build (FAISS kNN over all frames, exact below 20k frames, IVF above, as in bundles)
+    and one spread, on clustered random features laid out as videos of ``per_video`` frames."""
+    import faiss
+    from indexer.bundle import EXACT_LIMIT, NPROBE
+    rows = []
+    for n in sizes:
+        rng = np.random.default_rng(n)
+        centres = rng.normal(size=(n // 50, 256)).astype(np.float32)
+        feats = centres[np.repeat(np.arange(len(centres)), 50)] + 0.5 * rng.normal(size=(n, 256)).astype(np.float32)
+        feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+        offsets = np.arange(0, n + 1, per_video)
+        if n > EXACT_LIMIT:
+            nlist = int(4 * np.sqrt(n))
+            idx = faiss.index_factory(256, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
+            idx.train(feats[rng.choice(n, 32 * nlist, replace=False)])
+            faiss.extract_index_ivf(idx).nprobe = NPROBE
+        else:
+            idx = faiss.IndexFlatIP(256)
+        idx.add(feats)
+        t0 = time.perf_counter()
+        g = graph.build(idx, feats, offsets)
+        t_graph = time.perf_counter() - t0
+        y = np.zeros((n, classes), np.float32)
+        y[rng.choice(n, classes, replace=False), np.arange(classes)] = 1
+        t0 = time.perf_counter()
+        graph.spread(g.walk, y, 0.99, 60)
+        t_spread = time.perf_counter() - t0
+        rows.append([f"{n:,}", f"{g.walk.nnz:,}", classes, f"{t_graph:.2f}", f"{t_spread:.2f}",
+                     f"{n * classes * 4 / 2**20:.0f}"])
+    return table(["frames", "graph edges", "classes", "graph build s (once per bundle)",
+                  "spread s (once per label set)", "scores MiB"], rows)

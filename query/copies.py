@@ -1,0 +1,232 @@
+"""Copied segments: local alignment of a query's frames against candidate videos' frames.
+
+As in the matching track of the VSC 2022 challenge, a copy is a *segment*: a run of query frames
+that matches a run of a video's frames along a near-diagonal of their similarity matrix. The
+alignment is Smith-Waterman-like over the ``query × video`` cosine matrix of every candidate at
+once (one numpy pass per query frame): each matched pair gains ``sim - match_threshold``, a run
+continues from the previous query frame's match 1..``max_step`` video frames earlier (slopes:
+``1`` is the copy's own speed, ``2`` a 2x speed-up) or on the same video frame at a penalty
+(slow-downs), and a run restarts wherever its total would drop below zero. So a segment never
+collapses onto one frame, and footage that only loosely resembles a video (similarities below
+the threshold) forms no segment at all, however long it is.
+
+Frame similarity here is ``(1 - pixel_weight) × feature cosine + pixel_weight × pixel agreement``,
+or the pixel agreement alone where it is higher (a blocky or recoloured copy keeps its detail but not its features):
+the backbone's features hardly tell a copy from another shot of the same place (other framing,
+other motion: both near 0.9 cosine), while the pictures themselves do. Pixel agreement is the
+normalised cross-correlation of the detail of small grey thumbnails (:func:`pixel_signature`, the
+better of the picture and its mirror image), insensitive to brightness, contrast, colour and scale
+changes. A clip's signatures are of its every frame, so a copy meets the very frame the bundle
+sampled whatever the phase of its sampling.
+
+Segments are ranked by their *strength*, the alignment's total gain squashed to 0..1
+(``1 - 0.5 ** (gain / gain_half)``): a run of good matches through the whole copy beats a shorter
+run of slightly better ones (a reordered twin's), and a few exact seconds beat many loose ones.
+A segment's *copy score* rewards how exact it is and, up to a point, how long:
+``exactness × (1 - 0.5 ** (seconds / length_half_s))`` with ``exactness`` the segment's mean
+similarity rescaled so that ``match_threshold`` is 0 and 1 is 1; it separates copies from other
+footage of the same places better than the strength does, so it is the calibrated one: a
+result's copy score is its best segment's, and it is a copy when that reaches
+``copy_threshold`` (``bench/quality.py`` measures where non-copies stay below it 99 % of the time).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+
+PIXEL_BLOCK = 8  # thumbnail pixels per signature cell (224x126 thumbnails: 15 x 28 cells)
+TILE_ROWS, TILE_COLS = 2, 3  # pixel agreement is a mean over these tiles (columns split mirror-symmetrically)
+# less the worst-agreeing tile: an overlay (a logo, a caption) spoils a tile, not the picture
+
+
+def _cells(grey: np.ndarray, scale: float, rows: int, cols: int) -> np.ndarray:
+    """Block means of the central ``scale`` part of ``(n, h, w)`` pictures on a ``rows x cols``
+    grid (summed-area table: any scale costs the same)."""
+    n, h, w = grey.shape
+    if min(h * scale / rows, w * scale / cols) < 1:  # too small a picture for this part: the whole of it
+        scale = 1.0
+    y0, x0 = h * (1 - scale) / 2, w * (1 - scale) / 2
+    ys = np.round(y0 + np.arange(rows + 1) * h * scale / rows).astype(np.int64)
+    xs = np.round(x0 + np.arange(cols + 1) * w * scale / cols).astype(np.int64)
+    sat = np.pad(grey.cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
+    a, b = sat[:, ys[:-1]], sat[:, ys[1:]]
+    total = b[:, :, xs[1:]] - a[:, :, xs[1:]] - b[:, :, xs[:-1]] + a[:, :, xs[:-1]]
+    return total / np.outer(np.diff(ys), np.diff(xs))
+
+
+@functools.lru_cache(maxsize=8)
+def _layout(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cells in tile order (``order``: grid cell of each signature position), each tile's first
+    position (``bounds``), and the signature position of each cell's mirror image (``mirror``)."""
+    def split(size: int, parts: int) -> np.ndarray:
+        return np.round(np.linspace(0, size, parts + 1)).astype(np.int64)
+    ry, cx = split(rows, TILE_ROWS), split(cols, TILE_COLS)
+    grid = np.arange(rows * cols).reshape(rows, cols)
+    tiles = [grid[ry[i]:ry[i + 1], cx[j]:cx[j + 1]].ravel() for i in range(TILE_ROWS) for j in range(TILE_COLS)]
+    order = np.concatenate(tiles)
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    mirrored = grid[:, ::-1].ravel()  # the cell a mirror image puts at each grid cell
+    mirror = position[mirrored[order]]
+    return order, np.r_[0, np.cumsum([len(x) for x in tiles])], mirror
+
+
+def pixel_signature(thumbs: np.ndarray, scales: tuple[float, ...] = (1.0,)) -> np.ndarray:
+    """``(n, len(scales), cells)`` float16 *detail* of RGB thumbnails, of the whole picture and
+    of its central parts at ``scales`` (what a crop of the picture would show): grey block means
+    minus their 3x3 neighbourhood mean (a high-pass), in tile order, zero-mean and unit-norm
+    within each tile. Detail moves with the picture: another shot of the same place (other
+    framing, a pan over a smooth gradient) keeps its broad shading but not its detail at the
+    same cells, while a copy keeps both, whatever its brightness, contrast, colour or scale."""
+    t = np.asarray(thumbs)
+    n, h, w = t.shape[:3]
+    block = PIXEL_BLOCK if min(h, w) >= PIXEL_BLOCK else 1  # tiny thumbnails: every pixel a cell
+    rows, cols = h // block, w // block
+    order, bounds, _ = _layout(rows, cols)
+    grey = t[:, :rows * block, :cols * block].astype(np.float32).mean(axis=-1)
+    out = np.empty((n, len(scales), rows * cols), np.float16)
+    for k, scale in enumerate(scales):
+        g = _cells(grey, scale, rows, cols)
+        p = np.pad(g, ((0, 0), (1, 1), (1, 1)), mode="edge")
+        g = g - sum(p[:, 1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
+        g = g.reshape(n, -1)[:, order]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            tile = g[:, a:b]
+            tile -= tile.mean(axis=1, keepdims=True)
+            tile /= np.maximum(np.sqrt((tile ** 2).sum(axis=1, keepdims=True)), 1e-3)
+        out[:, k] = g
+    return out
+
+
+def pixel_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``(n, m)`` agreement of query signatures (their whole pictures) with video signatures at any
+    of their scales, the better of the query picture and its mirror image: the mean of the tiles'
+    normalised cross-correlations, the worst tile left out."""
+    _, bounds, mirror = _layout(rows, cols)
+    q = query[:, 0].astype(np.float32)
+    m, scales, cells = video.shape
+    v = video.reshape(m * scales, cells).astype(np.float32)
+    best = None
+    for pic in (q, q[:, mirror]):
+        total = worst = None
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            tile = pic[:, a:b] @ v[:, a:b].T
+            total = tile if total is None else total + tile
+            worst = tile if worst is None else np.minimum(worst, tile)
+        agree = ((total - worst) / (len(bounds) - 2)).reshape(len(q), m, scales).max(axis=2)
+        best = agree if best is None else np.maximum(best, agree)
+    return best
+
+
+def signature_grid(thumb_height: int, thumb_width: int) -> tuple[int, int]:
+    """The ``(rows, cols)`` of signatures made from thumbnails of this size."""
+    block = PIXEL_BLOCK if min(thumb_height, thumb_width) >= PIXEL_BLOCK else 1
+    return thumb_height // block, thumb_width // block
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A query range matched to a video range, with its own copy score."""
+
+    query_start_s: float
+    query_end_s: float
+    start_s: float
+    end_s: float
+    score: float         # the copy score: exactness x length factor (calibrated: see ``copy_threshold``)
+    strength: float = 0.0  # the local alignment's total gain, squashed to 0..1: what segments are ranked by
+
+
+@dataclass(frozen=True)
+class Local:
+    """Local alignment tables of a batch of candidates, each ``(candidates, query frames, video frames)``:
+    the run's gain ``h`` ending at a cell, the sum of similarities along it, and the cell where it
+    started, packed as ``query frame * video frames + video frame`` (unpacked only at the few
+    cells that end a segment; the number of pairs follows from it, one per query frame)."""
+
+    h: np.ndarray
+    total: np.ndarray
+    first: np.ndarray
+
+    def start(self, row: int, ii: np.ndarray, jj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Query and video frame where the runs ending at cells ``(ii, jj)`` of candidate ``row`` began."""
+        return np.divmod(self.first[row][ii, jj], self.first.shape[2])
+
+
+def local_align(sim: np.ndarray, threshold: float, max_step: int = 2, repeat_penalty: float = 0.1) -> Local:
+    """Local alignment of every candidate at once. ``sim`` is ``(candidates, n, m)``, padded
+    with ``-inf`` for shorter videos."""
+    c, n, m = sim.shape
+    gain = sim - np.float32(threshold)
+    h = np.zeros((c, n, m), np.float32)
+    total = np.zeros((c, n, m), np.float32)
+    first = np.empty((c, n, m), np.int64)  # start cell of the run, as first_i * m + first_j
+    cols = np.arange(m)
+    first[:, 0] = cols
+    h[:, 0] = np.maximum(gain[:, 0], 0)
+    total[:, 0] = np.where(h[:, 0] > 0, sim[:, 0], 0)
+    pen = np.float32(repeat_penalty)
+    for i in range(1, n):
+        prev = h[:, i - 1]
+        # predecessor: the same column (a repeat, penalised) or 1..max_step columns back
+        best = prev - pen
+        step = np.zeros((c, m), np.int64)
+        for d in range(1, min(max_step, m - 1) + 1):
+            better = prev[:, :-d] > best[:, d:]
+            best[:, d:] = np.where(better, prev[:, :-d], best[:, d:])
+            step[:, d:] = np.where(better, d, step[:, d:])
+        src = cols[None, :] - step  # column of the predecessor
+        cont = best > 0
+        value = gain[:, i] + np.where(cont, best, 0)
+        live = value > 0
+        h[:, i] = np.where(live, value, 0)
+        total[:, i] = np.where(live, sim[:, i] + np.where(cont, np.take_along_axis(total[:, i - 1], src, 1), 0), 0)
+        first[:, i] = np.where(cont, np.take_along_axis(first[:, i - 1], src, 1), i * m + cols[None, :])
+    return Local(h, total, first)
+
+
+def segment_score(mean_sim: np.ndarray, seconds: np.ndarray, threshold: float, length_half_s: float) -> np.ndarray:
+    exact = np.clip((mean_sim - threshold) / (1.0 - threshold), 0.0, 1.0)
+    return exact * (1.0 - 0.5 ** (np.asarray(seconds, np.float64) / length_half_s))
+
+
+def segments(local: Local, row: int, qtimes: np.ndarray, vtimes: np.ndarray, period: float, threshold: float,
+             length_half_s: float, most: int, min_score: float, gain_half: float = 0.5) -> list[Segment]:
+    """Candidate ``row``'s segments, strongest first (by total gain: a long run of good matches
+    beats a short run of slightly better ones): runs ending at the strongest cells, each with a
+    query range that overlaps no stronger one's; at most ``most``, none with a copy score below
+    ``min_score``."""
+    h = local.h[row]
+    ends = np.argwhere(h > 0)
+    if not len(ends):
+        return []
+    ii, jj = ends[:, 0], ends[:, 1]
+    i0, j0 = local.start(row, ii, jj)
+    # each run (one start) ends where its gain is highest: keep only that cell of every run
+    run = i0.astype(np.int64) * h.shape[1] + j0
+    by = np.lexsort((-h[ii, jj], run))
+    head = np.r_[True, run[by][1:] != run[by][:-1]]
+    keep = by[head]
+    ii, jj, i0, j0 = ii[keep], jj[keep], i0[keep], j0[keep]
+    mean = local.total[row][ii, jj] / np.maximum(ii - i0 + 1, 1)  # one pair per query frame
+    qdur = qtimes[ii] - qtimes[i0] + period
+    vdur = vtimes[jj] - vtimes[j0] + period
+    score = segment_score(mean, np.maximum(qdur, vdur), threshold, length_half_s)
+    strength = 1.0 - 0.5 ** (h[ii, jj].astype(np.float64) / gain_half)
+    order = np.lexsort((jj, ii, -strength))
+    taken: list[Segment] = []
+    spans: list[tuple[int, int]] = []
+    for e in order:
+        if len(taken) >= most:
+            break
+        if score[e] < min_score:
+            continue
+        a, b = int(i0[e]), int(ii[e])
+        if any(a <= y and x <= b for x, y in spans):
+            continue
+        spans.append((a, b))
+        taken.append(Segment(float(qtimes[a]), float(qtimes[b]), float(vtimes[j0[e]]), float(vtimes[jj[e]]),
+                             float(score[e]), float(strength[e])))
+    return taken

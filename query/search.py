@@ -1,0 +1,505 @@
+"""Search over a loaded bundle: similar and dissimilar videos, outliers. No gRPC types here.
+
+FindSimilar gathers candidate videos from frame-level nearest neighbours (cosine over the
+PCA-reduced features; every query frame votes, up to ``probe_frames`` of them, and each frame's
+own best videos are always candidates, so the source of a short copy is found) and from path
+fingerprints, then scores every candidate two ways on one query × video similarity cube:
+
+* **copied segments** (``query.copies``): local alignment finds the near-diagonal runs of
+  matching frames, each a query range ↔ video range with its own copy score; a short exact copy
+  outranks a long loose resemblance, and speed changes show as slopes. The best segment's score
+  is the result's calibrated copy score.
+* **whole-video similarity**: the best monotone mapping of query frames onto the candidate's
+  frames (query order kept, gaps allowed, repeats at a small cost so a range follows the copy),
+  scored by the mean cosine similarity along it. A video with the same shots in another order
+  cannot align all of them, so it ranks below the true copy.
+
+``MODE_SEGMENTS`` (the default) ranks by ``0.9 × the best segment's strength + 0.1 × whole-video
+similarity`` (the second term orders videos that share no copied segment); ``MODE_WHOLE_VIDEO`` ranks by
+whole-video similarity alone.
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from typing import TYPE_CHECKING
+
+from indexer import Code, VidatlasError
+from indexer.paths import fingerprint
+
+from . import content, graph
+from .copies import Segment, local_align, pixel_agreement, pixel_signature, segments as copy_segments, signature_grid
+from .settings import SearchSettings
+
+if TYPE_CHECKING:
+    from indexer import Bundle
+
+MAX_K = 100
+DEFAULT_K = 10
+DISSIMILAR_MODES = ("content", "path")  # FindDissimilar: order-free content (default) or path fingerprints
+DEGENERATE_PENALTY = 10.0
+NOISE_ROUGHNESS = 0.6   # white noise ~0.9-1.1, natural pictures < 0.45
+FLAT_ROUGHNESS = 0.005  # a flat colour field is 0
+FLASH_CHANGE = 90.0     # mean |pixel change| from the previous frame, of 255
+SEGMENTS, WHOLE_VIDEO = "segments", "whole_video"
+MODES = (SEGMENTS, WHOLE_VIDEO)
+WHOLE_WEIGHT = 0.1      # share of whole-video similarity in the segments mode's score
+
+
+@dataclass(frozen=True)
+class Query:
+    """Frames to search with, already embedded: times, unit-norm reduced features, 2-D codes.
+    ``video`` is the row of an indexed query video (excluded from its own results)."""
+
+    times: np.ndarray
+    feats: np.ndarray
+    codes: np.ndarray
+    video: int | None = None
+    whole: bool = False  # the query is all of indexed video ``video`` (answerable from a neighbour table)
+    pixels: np.ndarray | None = None  # pixel signatures (query.copies.pixel_signature); None: read when needed
+    pixel_times: np.ndarray | None = None  # times of ``pixels`` when they are sampled apart from ``times`` (a
+    # clip's every frame: a copy then meets the very frame the bundle sampled, whatever its phase)
+
+
+@dataclass(frozen=True)
+class Match:
+    video_id: str
+    score: float
+    start_s: float = 0.0
+    end_s: float = 0.0
+    query_start_s: float = 0.0
+    query_end_s: float = 0.0
+    segments: tuple[Segment, ...] = ()  # FindSimilar: every copied segment, strongest first
+    copy_score: float = 0.0             # FindSimilar: the best segment copy score
+    is_copy: bool = False               # copy_score reached the calibrated threshold
+
+
+def check_mode(mode: str | None) -> str:
+    mode = mode or SEGMENTS
+    if mode not in MODES:
+        raise VidatlasError(f"unknown FindSimilar mode {mode!r} (one of {', '.join(MODES)})", Code.INVALID_ARGUMENT)
+    return mode
+
+
+def check_k(k: int) -> int:
+    k = k or DEFAULT_K
+    if not 1 <= k <= MAX_K:
+        raise VidatlasError(f"k must be between 1 and {MAX_K}, got {k}", Code.INVALID_ARGUMENT)
+    return k
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def align_many(sim: np.ndarray, repeat_penalty: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best monotone alignments for a batch of candidates at once.
+
+    ``sim`` is ``(candidates, query frames, video frames)``, padded on the right with ``-inf``
+    for shorter videos. ``dp[i, j] = sim[i, j] + max(dp[i-1, j] - repeat_penalty, dp[i-1, :j])``:
+    every query frame is matched, in order, to a video frame at or after the previous one's
+    (gaps allowed; repeating the previous one's frame costs ``repeat_penalty``, so a copy's
+    frames are not all piled onto one). Returns the mean similarity along each best path (the
+    penalty not counted) and its first and last column.
+    """
+    c, n, m = sim.shape
+    dp = sim[:, 0, :].copy()
+    start = np.broadcast_to(np.arange(m), (c, m)).copy()
+    repeats = np.zeros((c, m))
+    idx = np.arange(m)
+    for i in range(1, n):
+        acc = np.maximum.accumulate(dp, axis=1)
+        before = np.full_like(dp, -np.inf)
+        before[:, 1:] = acc[:, :-1]  # best of dp[i-1, :j]
+        arg = np.zeros((c, m), np.int64)
+        arg[:, 1:] = np.maximum.accumulate(np.where(dp >= acc, idx, 0), axis=1)[:, :-1]
+        stay = dp - repeat_penalty
+        take_stay = stay >= before
+        src = np.where(take_stay, idx, arg)
+        start = np.take_along_axis(start, src, axis=1)
+        repeats = np.take_along_axis(repeats, src, axis=1) + take_stay
+        dp = sim[:, i, :] + np.where(take_stay, stay, before)
+    last = dp.argmax(axis=1)
+    rows = np.arange(c)
+    return (dp[rows, last] + repeat_penalty * repeats[rows, last]) / n, start[rows, last], last
+
+
+def _top(values: np.ndarray, count: int, keep) -> list[int]:
+    """Indices of the ``count`` largest values passing ``keep``, largest first (ties by index)."""
+    idx = np.flatnonzero(keep(values))
+    if len(idx) > count:
+        idx = idx[np.argpartition(-values[idx], count - 1)[:count]]
+    idx = idx[np.lexsort((idx, -values[idx]))]
+    return [int(i) for i in idx]
+
+
+def _spread(count: int, limit: int) -> np.ndarray:
+    """At most ``limit`` indices spread evenly over ``range(count)``, in order."""
+    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(np.int64))
+
+
+class Searcher:
+    """Everything a query needs from one bundle version, prepared once at load."""
+
+    def __init__(self, bundle: Bundle, settings: SearchSettings = SearchSettings()):
+        settings.validate()
+        self.settings = settings
+        self.bundle = bundle
+        c = bundle.content
+        self.version = bundle.version
+        self.ids = bundle.video_ids
+        self.index_of = {v: i for i, v in enumerate(self.ids)}
+        self.offsets = c.offsets
+        self.frame_time = np.asarray(c.frame_time)
+        self.frame_video = np.asarray(c.frame_video)
+        # unit-length features straight from the memory-mapped file (float16 since 2026-11-24, float32
+        # before; rows are converted where they are used); older bundles are normalised into memory once
+        self.feats = np.asarray(c.features) if bundle.manifest.get("features_unit") else _unit(np.asarray(c.features))
+        self.codes = np.asarray(c.codes)
+        self.fp_len = int(c.fingerprints.shape[1])
+        self.fingerprints = np.asarray(c.fingerprints, np.float32).reshape(len(self.ids), -1)
+        self.anomaly_frames, self.anomaly_videos = self._anomaly()
+        self._lock = threading.Lock()
+        self._places_lock = threading.Lock()  # one per structure: a long graph build never holds up places
+        self._graph_lock = threading.Lock()
+        self._places: content.Places | None = None
+        self._spread: dict[int, list[tuple[int, float]]] = {}
+        self._graph: graph.FrameGraph | None = None
+        self._memo: dict = {}
+        self._pixels: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+        self._pixel_bytes = 0
+        self.period = 1.0 / float(bundle.manifest.get("sampling", {}).get("fps", 1.0))
+
+    @property
+    def places(self) -> content.Places:
+        """Every video's content centroids (see :mod:`query.content`), built once, on first use."""
+        if self._places is None:
+            with self._places_lock:
+                if self._places is None:
+                    self._places = content.Places.build(self.feats, self.offsets, self.settings.places_per_video,
+                                                         self.settings.same_place)
+        return self._places
+
+    @property
+    def frame_graph(self) -> graph.FrameGraph:
+        """Shots and the kNN + temporal frame graph (see :mod:`query.graph`), built once, on first use."""
+        if self._graph is None:
+            with self._graph_lock:
+                if self._graph is None:
+                    self._graph = graph.build(self.bundle.indexes["frames_features"], self.feats, self.offsets,
+                                              self.settings.graph_neighbours, self.settings.cut_similarity,
+                                              self.settings.cut_link)
+        return self._graph
+
+    def warm(self) -> None:
+        """Build what the first FindDissimilar, LabelVideo or cluster label would otherwise build
+        on its request (the service does this in the background after a load)."""
+        _ = self.places, self.frame_graph, self.centres
+
+    def memo(self, key, compute, keep: int = 4):
+        """``compute()`` once per ``key`` for this bundle, keeping the ``keep`` newest keys."""
+        value = self._memo.get(key)
+        if value is None:
+            value = compute()
+            with self._lock:
+                self._memo[key] = value
+                while len(self._memo) > keep:
+                    self._memo.pop(next(iter(self._memo)))
+        return value
+
+    @functools.cached_property
+    def centres(self) -> np.ndarray:
+        """k-means centres of the map (unsupervised labels), computed on first use."""
+        return cluster_centres(self.codes, self.settings.clusters, self.settings.kmeans_iterations)
+
+    # -- queries -------------------------------------------------------------------------------
+    def video_row(self, video_id: str) -> int:
+        i = self.index_of.get(video_id)
+        if i is None:
+            raise VidatlasError(f"unknown video id {video_id!r}", Code.NOT_FOUND)
+        return i
+
+    def query_for_video(self, video_id: str, start_s: float = 0.0, end_s: float = 0.0) -> Query:
+        i = self.video_row(video_id)
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        for name, value in (("start_s", start_s), ("end_s", end_s)):
+            if not np.isfinite(value):
+                raise VidatlasError(f"{name} must be a finite number of seconds, got {value}", Code.INVALID_ARGUMENT)
+        if start_s < 0 or end_s < 0 or (end_s and end_s <= start_s):
+            raise VidatlasError(f"bad time range {start_s}..{end_s}", Code.INVALID_ARGUMENT)
+        t = self.frame_time[a:b]
+        keep = (t >= start_s - 1e-6) & ((t <= end_s + 1e-6) if end_s else True)
+        if not keep.any():
+            raise VidatlasError(f"no frames of {video_id!r} in {start_s}..{end_s or 'end'} s", Code.INVALID_ARGUMENT)
+        rows = np.arange(a, b)[keep]
+        return Query(self.frame_time[rows], np.asarray(self.feats[rows], np.float32), self.codes[rows], video=i,
+                     whole=bool(keep.all()))
+
+    def query_for_frames(self, times: np.ndarray, reduced: np.ndarray, codes: np.ndarray,
+                         pixels: np.ndarray | None = None, pixel_times: np.ndarray | None = None) -> Query:
+        """A clip's embedded frames; ``pixels`` are pixel signatures (:func:`pixel_signature`) of its
+        frames at ``times``, or at ``pixel_times`` when given."""
+        return Query(np.asarray(times, np.float64), _unit(reduced), np.asarray(codes, np.float32), pixels=pixels,
+                     pixel_times=None if pixel_times is None else np.asarray(pixel_times, np.float64))
+
+    def pixels(self, v: int) -> np.ndarray:
+        """Video ``v``'s pixel signatures at every crop scale, from its thumbnails on first use; the
+        most recently used are kept, up to ``pixel_cache_mb``."""
+        with self._lock:
+            sig = self._pixels.get(v)
+            if sig is not None:
+                self._pixels.move_to_end(v)
+                return sig
+        sig = pixel_signature(self.bundle.frames.take(np.arange(self.offsets[v], self.offsets[v + 1])),
+                              self.settings.crop_scales)
+        with self._lock:  # a race computes it twice, never wrongly
+            if v not in self._pixels:
+                self._pixels[v] = sig
+                self._pixel_bytes += sig.nbytes
+            while self._pixel_bytes > self.settings.pixel_cache_mb << 20 and len(self._pixels) > 1:
+                self._pixel_bytes -= self._pixels.popitem(last=False)[1].nbytes
+        return sig
+
+    def rows_of(self, q: Query) -> np.ndarray | None:
+        """The bundle rows of an indexed query's frames (None for a clip)."""
+        if q.video is None:
+            return None
+        a, b = int(self.offsets[q.video]), int(self.offsets[q.video + 1])
+        return a + np.clip(np.searchsorted(self.frame_time[a:b], q.times), 0, max(b - a - 1, 0))
+
+    def _query_pixels(self, q: Query) -> np.ndarray | None:
+        if q.pixels is not None:
+            return q.pixels
+        rows = self.rows_of(q)
+        return None if rows is None else self.pixels(q.video)[rows - int(self.offsets[q.video])]
+
+    def similar(self, q: Query, k: int, mode: str | None = None) -> list[Match]:
+        """The ``k`` videos most like ``q``, searched (``neighbours.similar`` first looks in the
+        precomputed table), ranked by ``mode`` (copied segments by default, or whole-video
+        similarity). Every result carries its copied segments and copy score either way."""
+        k = check_k(k)
+        mode = check_mode(mode)
+        st = self.settings
+        candidates = self._candidates(q, st.candidates(k))
+        if not candidates:
+            return []
+        n = len(q.times)
+        # query frames pooled into slots of the bundle's frame period (a clip sampled faster keeps
+        # its best frame per slot); a long query into slots of ``stride`` periods, slopes scaled to match
+        period = self.period
+        slot = np.floor((q.times - q.times[0]) / period + 1e-6).astype(np.int64)
+        stride = -(-int(slot[-1] + 1) // st.segment_frames)
+        slot //= stride
+        heads = np.r_[0, np.flatnonzero(np.diff(slot)) + 1]
+        spans = [(int(self.offsets[v]), int(self.offsets[v + 1])) for v in candidates]
+        lengths = np.array([b - a for a, b in spans])
+        width = int(lengths.max())
+        # one gather and one matrix product for every candidate frame, scattered into a padded cube
+        col = np.arange(width)
+        valid = col[None, :] < lengths[:, None]
+        frames = (np.array([a for a, _ in spans])[:, None] + col[None, :])[valid]
+        flat = np.maximum.reduceat(self.feats[frames] @ q.feats.T, heads, axis=1)
+        sim = np.full((len(candidates), width, len(heads)), -np.inf, np.float32)
+        sim[valid] = flat
+        sim = np.ascontiguousarray(sim.transpose(0, 2, 1))
+        qpix = self._query_pixels(q)
+        if qpix is not None and st.pixel_weight > 0:  # frame similarity for copies: features and pixels
+            # pixel signatures pooled into the same slots (a clip's are of its every frame)
+            ptimes = q.times if q.pixel_times is None else q.pixel_times
+            pslot = np.floor((ptimes - q.times[0]) / period + 1e-6).astype(np.int64) // stride
+            at = np.searchsorted(slot[heads], pslot)
+            ok = (pslot >= 0) & (at < len(heads)) & (slot[heads][np.minimum(at, len(heads) - 1)] == pslot)
+            qpix, at = qpix[ok], at[ok]
+            pheads = np.r_[0, np.flatnonzero(np.diff(at)) + 1]
+            pix = sim.copy()  # a slot without pixels (none here in practice) keeps its feature similarity
+            # only frames some query frame's features come near (at all) are compared by their pictures
+            near = valid & (sim.max(axis=1) >= st.pixel_min_similarity)
+            if len(at) and near.any():  # those of every candidate at once, scattered like the features
+                sigs = np.concatenate([self.pixels(v)[near[c, :lengths[c]]] for c, v in enumerate(candidates)])
+                agree = np.maximum.reduceat(pixel_agreement(qpix, sigs, *signature_grid(*self.bundle.frames.shape)),
+                                            pheads, axis=0)
+                cube = np.where(valid, np.float32(0), np.float32(-np.inf))[:, :, None].repeat(len(pheads), 2)
+                cube[near] = agree.T
+                pix[:, at[pheads]] = cube.transpose(0, 2, 1)
+            elif len(at):
+                pix[:, at[pheads]] = np.minimum(pix[:, at[pheads]], 0)
+            # pictures that agree in detail are copies whatever the features say (a blocky, noisy or
+            # recoloured copy can lose its features but keeps its detail)
+            copy_sim = np.maximum((1 - st.pixel_weight) * sim + st.pixel_weight * pix, pix)
+        else:
+            copy_sim = sim
+        rows = heads
+        spread = np.unique(np.searchsorted(rows, _spread(n, st.align_frames), side="right") - 1)
+        whole, first, last = align_many(sim[:, spread], st.repeat_penalty)
+        local = local_align(copy_sim, st.match_threshold, 2 * stride, st.repeat_penalty)
+        qtimes = q.times[rows]
+        matches = []
+        for c, (v, (a, b)) in enumerate(zip(candidates, spans)):
+            segs = tuple(copy_segments(local, c, qtimes, self.frame_time[a:b], period * stride, st.match_threshold,
+                                       st.length_half_s, st.max_segments, st.min_segment_score, st.gain_half))
+            copy = max((g.score for g in segs), default=0.0)
+            if mode == SEGMENTS:
+                strength = segs[0].strength if segs else 0.0
+                score = (1 - WHOLE_WEIGHT) * strength + WHOLE_WEIGHT * max(float(whole[c]), 0.0)
+            else:
+                score = float(whole[c])
+            if mode == SEGMENTS and segs:
+                rng = (segs[0].start_s, segs[0].end_s, segs[0].query_start_s, segs[0].query_end_s)
+            else:
+                rng = (float(self.frame_time[a + first[c]]), float(self.frame_time[a + last[c]]),
+                       float(q.times[0]), float(q.times[-1]))
+            matches.append(Match(self.ids[v], score, *rng, segments=segs, copy_score=copy,
+                                 is_copy=copy >= st.copy_threshold))
+        matches.sort(key=lambda m: (-m.score, m.video_id))
+        return matches[:k]
+
+    def _candidates(self, q: Query, count: int) -> list[int]:
+        """Videos voted for by query frames' nearest frames (each video's best frame per query
+        frame), every query frame's own best videos, plus nearest fingerprints."""
+        st = self.settings
+        per_frame = min(st.neighbours_per_probe, len(self.feats))
+        probes = _spread(len(q.times), st.probe_frames)
+        sims, rows = self.bundle.indexes["frames_features"].search(np.ascontiguousarray(q.feats[probes]), per_frame)
+        n_videos = len(self.ids)
+        probe_of = np.broadcast_to(np.arange(len(probes))[:, None], rows.shape)
+        ok = rows >= 0
+        vids = self.frame_video[rows[ok]].astype(np.int64)
+        key = probe_of[ok] * n_videos + vids
+        order = np.lexsort((-sims[ok], key))
+        keep = np.ones(len(order), bool)
+        keep[1:] = key[order][1:] != key[order][:-1]  # each video's best frame per probe
+        best_key, best_sim = key[order][keep], sims[ok][order][keep]
+        best_vid = best_key % n_videos
+        votes = np.bincount(best_vid, weights=best_sim, minlength=n_videos)
+        if q.video is not None:
+            votes[q.video] = -np.inf
+        ranked = _top(votes, count, lambda x: np.isfinite(x) & (x > 0))
+        # every probe's own top videos: a short copy's few frames point at its source
+        probe = best_key // n_videos
+        rank = np.lexsort((-best_sim, probe))
+        heads = np.r_[0, np.flatnonzero(np.diff(probe[rank])) + 1]
+        place = np.arange(len(rank)) - np.repeat(heads, np.diff(np.r_[heads, len(rank)]))
+        own = [int(v) for v in best_vid[rank[place < st.videos_per_probe]] if v != q.video]
+        fp = fingerprint(q.times, q.codes, self.fp_len).reshape(1, -1)
+        _, near = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp, np.float32),
+                                                             min(count + 1, n_videos))
+        return list(dict.fromkeys(ranked + own + [int(v) for v in near[0] if v >= 0 and v != q.video]))
+
+    def dissimilar(self, k: int, q: Query | None = None, mode: str = "content") -> list[Match]:
+        """``k`` videos as different from each other as possible, or the ``k`` farthest from a
+        query. ``mode="content"`` (default): over the order-free content distance of
+        :mod:`query.content` (one shared place makes two videos close); ``mode="path"``: the
+        seed's farthest-point selection over path fingerprints."""
+        k = check_k(k)
+        if mode not in DISSIMILAR_MODES:
+            raise VidatlasError(f"mode must be one of {', '.join(DISSIMILAR_MODES)}, got {mode!r}", Code.INVALID_ARGUMENT)
+        if mode == "path":
+            return self._dissimilar_paths(k, q)
+        if q is not None:
+            cent = self.places.of(q.video) if q.whole else content.places(q.feats, self.settings.places_per_video,
+                                                                                    self.settings.same_place)
+            return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, exclude=q.video)]
+        chosen = self._spread.get(k)
+        if chosen is None:  # the same answer for every request with this k: computed once per bundle
+            chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool)
+        return [self._whole(v, d) for v, d in chosen]
+
+    def _dissimilar_paths(self, k: int, q: Query | None) -> list[Match]:
+        """Max-min diversity over fingerprints, or the farthest videos from a query."""
+        fps = self.fingerprints
+        if q is not None:
+            fp = fingerprint(q.times, q.codes, self.fp_len).reshape(-1)
+            dist = np.sqrt(((fps - fp) ** 2).mean(axis=1))
+            if q.video is not None:
+                dist[q.video] = -np.inf
+            order = _top(dist, k, np.isfinite)
+            return [self._whole(v, float(dist[v])) for v in order]
+        if not len(fps):
+            return []
+        # greedy farthest-point selection, starting from the video farthest from the mean path
+        d0 = np.sqrt(((fps - fps.mean(axis=0)) ** 2).mean(axis=1))
+        chosen = [int(d0.argmax())]
+        scores = [float(d0.max())]
+        mind = np.sqrt(((fps - fps[chosen[0]]) ** 2).mean(axis=1))
+        while len(chosen) < min(k, len(fps)):
+            mind[chosen] = -np.inf
+            nxt = int(mind.argmax())
+            chosen.append(nxt)
+            scores.append(float(mind[nxt]))
+            mind = np.minimum(mind, np.sqrt(((fps - fps[nxt]) ** 2).mean(axis=1)))
+        return [self._whole(v, s) for v, s in zip(chosen, scores)]
+
+    def outliers(self, k: int) -> list[Match]:
+        k = check_k(k)
+        order = np.argsort(-self.anomaly_videos, kind="stable")[:k]
+        return [self._whole(int(v), float(self.anomaly_videos[v])) for v in order]
+
+    def _whole(self, v: int, score: float) -> Match:
+        a, b = int(self.offsets[v]), int(self.offsets[v + 1])
+        return Match(self.ids[v], score, float(self.frame_time[a]), float(self.frame_time[b - 1]))
+
+    # -- anomaly -------------------------------------------------------------------------------
+    def _anomaly(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame and per-video anomaly scores.
+
+        Frame: the robust z-score (median/MAD) of its autoencoder reconstruction error — the
+        seed's signal for content that does not fit the map — plus a large fixed penalty when
+        the picture is degenerate (see :func:`degenerate_frames`). Video: the mean of its
+        frames' reconstruction z-scores plus half the z-score of how far its path lies from the
+        paths of its nearest videos, log-compressed, plus the penalty times the share of
+        degenerate frames. Degenerate footage therefore ranks first, then content that does not
+        fit.
+        """
+        c = self.bundle.content
+        degenerate = degenerate_frames(c.pixel_stats)
+        recon = _robust_z(np.asarray(c.recon_error, np.float64))
+        n = len(self.ids)
+        spans = [slice(int(self.offsets[i]), int(self.offsets[i + 1])) for i in range(n)]
+        if n > 1:
+            kn = min(self.settings.anomaly_neighbours, n - 1)
+            d2, nn = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(self.fingerprints), kn + 1)
+            d2 = np.where(nn == np.arange(n)[:, None], np.inf, d2)  # drop each video itself
+            d2 = np.sort(d2, axis=1)[:, :kn]
+            path = _robust_z(np.sqrt(np.maximum(d2, 0) / self.fingerprints.shape[1]).mean(1))
+        else:
+            path = np.zeros(n)
+        content = np.array([recon[sp].mean() for sp in spans]) + self.settings.path_isolation_weight * path
+        # compress the heavy tail (a unique but natural video can sit dozens of MADs out) so that
+        # the degenerate-picture penalty always dominates the ranking
+        content = np.sign(content) * np.log1p(np.abs(content))
+        video = content + DEGENERATE_PENALTY * np.array([degenerate[sp].mean() for sp in spans])
+        return (recon + DEGENERATE_PENALTY * degenerate).astype(np.float32), video
+
+
+def degenerate_frames(pixel_stats: np.ndarray) -> np.ndarray:
+    """1 for frames that are not pictures of anything: noise, a flat field, or a flash."""
+    st = np.asarray(pixel_stats, np.float64)
+    rough, change = st[:, 0], st[:, 1]
+    return ((rough > NOISE_ROUGHNESS) | (rough < FLAT_ROUGHNESS) | (change > FLASH_CHANGE)).astype(np.float64)
+
+
+def cluster_centres(codes: np.ndarray, k: int, iterations: int, seed: int = 0) -> np.ndarray:
+    """k-means centres of the 2-D map (the unsupervised labels), ordered by x then y."""
+    import faiss
+    x = np.ascontiguousarray(codes, np.float32)
+    k = max(1, min(k, len(x)))
+    km = faiss.Kmeans(2, k, niter=iterations, seed=seed, max_points_per_centroid=100_000,
+                     min_points_per_centroid=1)  # few points is fine here: no warning
+    km.train(x)
+    c = km.centroids
+    return c[np.lexsort((c[:, 1], c[:, 0]))]
+
+
+def _robust_z(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    if not len(x):
+        return x
+    med = np.median(x)
+    mad = np.median(np.abs(x - med)) * 1.4826
+    return (x - med) / (mad if mad > 1e-12 else (x.std() or 1.0))

@@ -1,0 +1,98 @@
+"""The search's tuning numbers, as one typed object (reported by GetInfo)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexer.errors import VidatlasError
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    probe_frames: int = 64
+    """Query frames, spread over the query (all of a query up to this many), that look up
+    candidate videos in the frame index."""
+    neighbours_per_probe: int = 64
+    """Nearest frames fetched per probe frame; each video votes with its best one."""
+    videos_per_probe: int = 2
+    """Each probe frame's best videos are candidates whatever the votes (the source of a short copy)."""
+    candidates_per_k: int = 3
+    min_candidates: int = 30
+    """Videos re-ranked by alignment: max(candidates_per_k * k, min_candidates)."""
+    align_frames: int = 32
+    """Query frames, spread over the query, aligned against every candidate (whole-video similarity)."""
+    segment_frames: int = 256
+    """Query frames searched for copied segments; a longer query is searched at every
+    ceil(n / segment_frames)-th frame."""
+    pixel_weight: float = 0.7
+    """Share of pixel agreement (grey thumbnail cross-correlation) beside feature cosine in the
+    frame similarity copied segments are found on."""
+    crop_scales: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)
+    """Pixel agreement compares a query picture with the whole of each video frame and with its
+    central parts at these scales (crops of up to 30 %); the first must be 1."""
+    pixel_min_similarity: float = 0.25
+    """Video frames whose feature cosine with every query frame stays below this are not compared
+    by their pictures (a copy that kept its detail keeps at least this much of its features:
+    the blocky carphone copy keeps 0.37)."""
+    pixel_cache_mb: int = 256
+    """Pixel signatures of the most recently searched videos kept in memory (3.4 KB a frame at
+    four scales); 0 keeps only the last video's."""
+    match_threshold: float = 0.6
+    """Cosine similarity at which a frame pair starts to count as copied (segments gain
+    ``sim - match_threshold`` per pair)."""
+    repeat_penalty: float = 0.1
+    """Cost of matching the next query frame to the same video frame again (slow-downs)."""
+    gain_half: float = 0.5
+    """A segment whose pairs gain this much in all (sum of ``sim - match_threshold``) has strength 0.5;
+    segments and, in segments mode, results are ranked by strength."""
+    length_half_s: float = 1.5
+    """A segment this long earns half of its exactness as copy score; each as long again halves the rest."""
+    max_segments: int = 4
+    """Copied segments kept per result."""
+    min_segment_score: float = 0.05
+    """Segments scoring less are not reported."""
+    copy_threshold: float = 0.57
+    """Calibrated copy score at or above which a result is a copy: bench/quality.py --write
+    (2026-11-24) found 0.563, which none of its 80 non-copy queries reach (at most 1 % allowed),
+    while 0.92 of its 200 copied 3 s pieces do (see BENCHMARKS.md)."""
+    anomaly_neighbours: int = 3
+    """A video's path isolation is its mean fingerprint distance to this many nearest videos."""
+    path_isolation_weight: float = 0.5
+    """Weight of path isolation beside reconstruction error in a video's anomaly score."""
+    clusters: int = 8
+    """k-means clusters of the map: the unsupervised labels when no frame is labelled."""
+    kmeans_iterations: int = 25
+    places_per_video: int = 8
+    """FindDissimilar (content): centroids per video at most (its "places", see query.content)."""
+    same_place: float = 0.85
+    """A frame within this cosine of a video's place adds no new centroid."""
+    dissimilar_pool: int = 4
+    """FindDissimilar (content) chooses k videos from a spread-out pool of this many times k."""
+    cut_similarity: float = 0.4
+    """Shots: a cut lies between consecutive frames whose feature cosine is below this."""
+    graph_neighbours: int = 10
+    """LabelVideo: kNN edges per frame in the frame graph labels spread over."""
+    cut_link: float = 0.2
+    """Weight of the temporal edge across a cut (inside a shot it is 1, a kNN edge at most 1)."""
+    spread_alpha: float = 0.99
+    """Label spreading (Zhou et al. 2004): how far labels travel."""
+    spread_iterations: int = 60
+
+    def candidates(self, k: int) -> int:
+        return max(self.candidates_per_k * k, self.min_candidates)
+
+    def validate(self) -> None:
+        for name in ("probe_frames", "neighbours_per_probe", "candidates_per_k", "min_candidates", "align_frames",
+                     "segment_frames", "max_segments", "videos_per_probe",
+                     "anomaly_neighbours", "clusters", "kmeans_iterations", "places_per_video",
+                     "dissimilar_pool", "graph_neighbours", "spread_iterations"):
+            if getattr(self, name) < 1:
+                raise VidatlasError(f"search setting {name} must be at least 1, got {getattr(self, name)}")
+        for name in ("same_place", "cut_similarity", "cut_link", "spread_alpha", "pixel_min_similarity"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise VidatlasError(f"search setting {name} must be in [0, 1], got {getattr(self, name)}")
+        if self.pixel_cache_mb < 0:
+            raise VidatlasError(f"search setting pixel_cache_mb must be at least 0, got {self.pixel_cache_mb}")
+        if not self.crop_scales or self.crop_scales[0] != 1 or not all(0 < s <= 1 for s in self.crop_scales):
+            raise VidatlasError(f"search setting crop_scales must start with 1 and lie in (0, 1], got {self.crop_scales}")
+        if not 0 <= self.pixel_weight <= 1 or not 0 <= self.match_threshold < 1 or self.gain_half <= 0 or self.length_half_s <= 0 or self.repeat_penalty < 0:
+            raise VidatlasError("search settings need 0 <= pixel_weight <= 1, 0 <= match_threshold < 1, length_half_s > 0, repeat_penalty >= 0")

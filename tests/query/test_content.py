@@ -1,0 +1,51 @@
+"""Diversity over content: no two chosen videos share a place when such a set exists."""
+import numpy as np
+import pytest
+
+from indexer import VidatlasError
+from query import content
+from testkit import places
+
+
+def test_a_nine_without_shared_content_is_found_where_one_exists(places_searcher, shared_places):
+    anchors = [v for v in shared_places if v.startswith("anchor/")]
+    assert places.overlap(anchors, shared_places) == 0.0  # the oracle: such a set exists
+    chosen = [m.video_id for m in places_searcher.dissimilar(len(anchors))]
+    assert len(set(chosen)) == len(anchors)
+    assert places.overlap(chosen, shared_places) == 0.0
+
+
+def test_reordered_reshoots_count_as_the_same_content(places_searcher, shared_places):
+    """A reshoot (same places, another order, other pans and lengths) is never both chosen with
+    its anchor, and is among the videos closest to it."""
+    for k in (3, 5):
+        chosen = {m.video_id for m in places_searcher.dissimilar(k)}
+        assert not any(v in chosen and v.replace("anchor/", "reshoot/") in chosen
+                       for v in shared_places if v.startswith("anchor/"))
+    s = places_searcher
+    q = s.query_for_video("anchor/00")
+    far = [m.video_id for m in s.dissimilar(len(s.ids) - 1, q)]
+    sharing = [v for v in s.ids if v != "anchor/00" and places.overlap(["anchor/00", v], shared_places) > 0]
+    # the videos that share a place with the query are the last ones: the farthest share nothing
+    assert set(far[-len(sharing):]) == set(sharing)
+
+
+def test_path_mode_is_the_seeds_choice_and_modes_are_checked(places_searcher):
+    path = places_searcher.dissimilar(4, mode="path")
+    assert len({m.video_id for m in path}) == 4
+    with pytest.raises(VidatlasError):
+        places_searcher.dissimilar(4, mode="colour")
+
+
+def test_places_cover_every_frame_and_one_shared_place_makes_videos_close():
+    rng = np.random.default_rng(0)
+    a, b, c = (v / np.linalg.norm(v) for v in rng.normal(size=(3, 16)))
+    jitter = lambda x, n: x + 0.05 * rng.normal(size=(n, 16))  # noqa: E731
+    one = content._unit(np.concatenate([jitter(a, 5), jitter(b, 5)]))
+    two = content._unit(np.concatenate([jitter(c, 4), jitter(b, 3)]))  # shares b only
+    pa, pb = content.places(one), content.places(two)
+    assert len(pa) == 2 and len(pb) == 2
+    assert (one @ pa.T).max(1).min() > content.SAME_PLACE
+    pl = content.Places.build(np.concatenate([one, two]), np.array([0, 10, 17]))
+    assert pl.closeness(content.places(content._unit(jitter(b, 2))))[0] > 0.9
+    assert pl.closeness(pa)[1] > 0.9  # one shared place is enough

@@ -1,0 +1,187 @@
+"""Copied segments in FindSimilar: a short exact copy outranks a long loose resemblance, a query
+with two copied pieces gets both back with their segments, matched ranges follow the copy's own
+time (speed changes as slopes, never one frame), and duplicate groups come from the table."""
+import numpy as np
+import pytest
+
+from indexer import read_bundle
+from indexer.samples import pan, photo, write_video
+from query.copies import local_align, pixel_agreement, pixel_signature, segments, signature_grid
+from query.neighbours import build, duplicate_groups
+from query.search import SEGMENTS, WHOLE_VIDEO, Searcher
+from query.settings import SearchSettings
+from service.embed import ClipEmbedder
+from service.settings import ServiceSettings
+from testkit.media import transform
+from tests.conftest import SCENES
+
+FPS, SIZE = 8, (192, 108)
+
+
+@pytest.fixture(scope="module")
+def searcher(atlas):
+    return Searcher(read_bundle(atlas))
+
+
+@pytest.fixture(scope="module")
+def embed(searcher):
+    embedder = ClipEmbedder(ServiceSettings())
+
+    def run(frames, path):
+        clip = write_video(path, frames, fps=FPS, options={"crf": "30"})
+        return embedder.embed(searcher, clip.read_bytes(), dense=True)
+    return run
+
+
+def _video(name):
+    """The frames ``tests.conftest`` indexed for ``name``: three 3 s pans."""
+    return [f for ph, seed in SCENES[name] for f in pan(photo(ph), 3 * FPS, SIZE, seed)]
+
+
+def _reshot(name, seconds, seed):
+    """The places ``name`` shows, filmed again: other pans, another zoom."""
+    rng = np.random.default_rng(seed)
+    per = int(seconds * FPS) // len(SCENES[name])
+    return [f for ph, _ in SCENES[name] for f in pan(photo(ph), per, SIZE, int(rng.integers(1 << 30)), zoom=0.5)]
+
+
+def test_short_exact_copy_outranks_a_long_loose_match(searcher, embed, tmp_path):
+    """9 s of a/harbour's places shot differently, then 3 s copied from the middle of a/museum:
+    a/museum is the answer, with a segment on the copied piece at its own time."""
+    query = _reshot("a/harbour", 9, seed=1) + _video("a/museum")[3 * FPS:6 * FPS]
+    q = embed(query, tmp_path / "q.mp4")
+    assert q.times[-1] - q.times[0] >= 10.5
+    res = searcher.similar(q, 5)
+    top = res[0]
+    assert top.video_id == "a/museum", [(m.video_id, m.score) for m in res]
+    seg = top.segments[0]
+    assert 8.0 <= seg.query_start_s < seg.query_end_s <= 12.0  # on the copied piece
+    assert 2.0 <= seg.start_s < seg.end_s <= 6.5                 # at the source's time (3-6 s)
+    loose = {m.video_id: m for m in res}.get("a/harbour")
+    assert loose is None or loose.copy_score < top.copy_score
+
+
+def test_two_copied_pieces_come_back_as_two_results_with_segments(searcher, embed, tmp_path):
+    pieces = {"a/museum": _video("a/museum")[4 * FPS:7 * FPS], "b/lab": _video("b/lab")[1 * FPS:4 * FPS]}
+    query = _reshot("a/harbour", 3, 2) + pieces["a/museum"] + _reshot("a/harbour", 3, 3) + pieces["b/lab"]
+    q = embed(query, tmp_path / "q.mp4")
+    res = searcher.similar(q, 5)
+    top2 = {m.video_id: m for m in res[:2]}
+    assert set(top2) == set(pieces), [(m.video_id, m.score) for m in res]
+    museum, lab = top2["a/museum"].segments[0], top2["b/lab"].segments[0]
+    assert museum.query_end_s <= 6.5 and lab.query_start_s >= 8.0  # each segment on its own piece
+    assert all(m.segments for m in top2.values())
+
+
+def test_a_faster_copy_matches_along_a_slope(searcher, embed, tmp_path):
+    q = embed(transform(_video("b/lab"), "faster"), tmp_path / "q.mp4")
+    for mode in (SEGMENTS, WHOLE_VIDEO):
+        top = searcher.similar(q, 3, mode)[0]
+        assert top.video_id == "b/lab"
+    seg = searcher.similar(q, 3)[0].segments[0]
+    q_span, v_span = seg.query_end_s - seg.query_start_s, seg.end_s - seg.start_s
+    assert q_span >= 2.0 and 1.5 <= v_span / q_span <= 2.5  # 2x speed: twice the video time
+
+
+def test_matched_ranges_follow_a_distorted_copy(searcher, clips, tmp_path):
+    """make demo's carphone case: the distorted clip's frames are not all matched to one frame."""
+    q = ClipEmbedder(ServiceSettings()).embed(searcher, clips["carphone_distorted"].read_bytes(), dense=True)
+    for mode in (SEGMENTS, WHOLE_VIDEO):
+        top = searcher.similar(q, 3, mode)[0]
+        assert top.video_id == "real/carphone_pristine"
+        assert top.end_s - top.start_s >= 0.5 * (top.query_end_s - top.query_start_s) > 0, (mode, top)
+        # the distortion (blocks, noise) costs it its backbone features, not its pictures' detail
+        assert top.is_copy, (mode, top.copy_score)
+
+
+def test_whole_video_mode_keeps_the_reordered_twin_below_the_copy(searcher, embed, tmp_path):
+    q = embed(transform(_video("b/quarry"), "reencoded"), tmp_path / "q.mp4")
+    for mode in (SEGMENTS, WHOLE_VIDEO):
+        ids = [m.video_id for m in searcher.similar(q, 5, mode)]
+        assert ids[0] == "b/quarry" and "b/quarry_reordered" in ids[1:], (mode, ids)
+
+
+def test_local_alignment_finds_diagonals_and_never_stalls():
+    """A synthetic similarity matrix: an exact diagonal (query 2-5 <-> video 10-13) and a 2x slope
+    (query 8-11 <-> video 0-6) in noise below the threshold."""
+    rng = np.random.default_rng(0)
+    sim = rng.uniform(0.0, 0.4, (1, 14, 16)).astype(np.float32)
+    for i in range(4):
+        sim[0, 2 + i, 10 + i] = 0.95
+        sim[0, 8 + i, 2 * i] = 0.9
+    local = local_align(sim, 0.6)
+    t = np.arange(16, dtype=float)
+    found = segments(local, 0, t[:14], t, 1.0, 0.6, 1.5, 4, 0.05)
+    spans = sorted((s.query_start_s, s.query_end_s, s.start_s, s.end_s) for s in found)
+    assert spans == [(2, 5, 10, 13), (8, 11, 0, 6)]
+
+
+def test_duplicate_groups_come_from_the_table(searcher, monkeypatch):
+    table = build(searcher)
+    monkeypatch.setattr(searcher, "similar", lambda *a, **k: pytest.fail("duplicates must not search"))
+    groups = duplicate_groups(searcher.ids, table, searcher.settings.copy_threshold)
+    together = [g for g in groups if "b/quarry" in g.videos]
+    assert together and "b/quarry_reordered" in together[0].videos  # they share two copied shots
+    assert all(len(g.videos) >= 2 for g in groups)
+    assert not any(v.startswith("c/") for g in groups for v in g.videos)  # noise and flashes copy nothing
+    for g in groups:
+        assert all(c >= searcher.settings.copy_threshold and segs for _, _, c, segs in g.pairs)
+
+
+# -- pixel signatures: what tells a copy from another shot of the same place -------------------
+
+def _thumbs(frames):
+    """Frames as the bundle's 224x126 thumbnails."""
+    import av
+    return np.stack([av.VideoFrame.from_ndarray(f, format="rgb24").reformat(width=224, height=126)
+                     .to_ndarray(format="rgb24") for f in frames])
+
+
+def _agreement(query_frames, video_frames, scales=(1.0,)):
+    q, v = pixel_signature(_thumbs(query_frames)), pixel_signature(_thumbs(video_frames), scales)
+    return pixel_agreement(q, v, *signature_grid(126, 224))
+
+
+def test_a_copy_agrees_whatever_its_brightness_colour_size_or_mirror_image():
+    frames = list(pan(photo("chelsea"), 3, (192, 108), seed=4))
+    for kind in ("greyscale", "brighter", "downscaled", "mirrored"):
+        a = _agreement(transform(frames, kind), frames)
+        assert np.diag(a).min() > 0.9, kind
+        assert (a - np.eye(len(frames)) * 2).max() < np.diag(a).min(), kind  # the copied frame, not a neighbour
+
+
+def test_a_crop_agrees_at_its_scale_and_a_logo_spoils_one_tile_only():
+    frames = list(pan(photo("astronaut"), 3, (192, 108), seed=5))
+    cropped = transform(frames, "cropped")  # ~80 % of the picture, centred
+    assert np.diag(_agreement(cropped, frames)).max() < 0.6          # the whole picture: another framing
+    assert np.diag(_agreement(cropped, frames, (1.0, 0.9, 0.8))).min() > 0.8  # its central 80 %: the copy
+    assert np.diag(_agreement(transform(frames, "logo"), frames)).min() > 0.9
+
+
+def test_a_clip_is_matched_at_its_every_frame_whatever_the_phase(searcher, embed, tmp_path):
+    """A copy of b/lab starting 3 frames (0.375 s) after a sampled frame: its features are sampled
+    at 4 fps, its pixel signatures at every frame, so each of the source's sampled frames in the
+    copy meets its very picture."""
+    q = embed(_video("b/lab")[3:6 * FPS + 3], tmp_path / "q.mp4")
+    assert len(q.pixel_times) == 6 * FPS and len(q.times) < len(q.pixel_times)
+    v = searcher.video_row("b/lab")
+    a = pixel_agreement(q.pixels, searcher.pixels(v), *signature_grid(*searcher.bundle.frames.shape))
+    inside = (searcher.frame_time[searcher.offsets[v]:searcher.offsets[v + 1]] >= 1) & \
+        (searcher.frame_time[searcher.offsets[v]:searcher.offsets[v + 1]] <= 6)
+    best = a.max(axis=0)[inside]
+    assert len(best) >= 5 and best.min() > 0.95, best
+
+
+def test_pixel_signatures_are_kept_within_their_budget(atlas):
+    s = Searcher(read_bundle(atlas), SearchSettings(pixel_cache_mb=0))
+    for v in range(3):
+        s.pixels(v)
+    assert list(s._pixels) == [2]  # only the newest video's: the budget holds no more
+    assert s.pixels(0).shape[1] == len(s.settings.crop_scales)
+
+
+def test_tiny_thumbnails_give_finite_signatures_at_every_scale():
+    """Synthetic bundles keep 4x4 thumbnails: a 70 % part of them is smaller than the grid."""
+    rng = np.random.default_rng(0)
+    sig = pixel_signature(rng.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8), (1.0, 0.9, 0.8, 0.7))
+    assert sig.shape == (3, 4, 16) and np.isfinite(sig.astype(np.float32)).all()
