@@ -1,7 +1,7 @@
 """Serving at scale: FindSimilar / FindDissimilar / LabelVideo over real gRPC on loopback with
 concurrent clients, against an empty RPC on the same server and brute-force numpy search.
 
-    python bench/serving.py --quick           # 50k frames / 500 videos (the test suite runs this)
+    python bench/serving.py --quick           # 20k frames / 200 videos (the test suite runs this)
     python bench/serving.py --write           # 1M frames / 10k videos; writes BENCHMARKS.md
 
 The bundle is synthetic (clustered random 256-D features, 100 frames a video, tiny thumbnails)
@@ -84,7 +84,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--write", action="store_true")
     args = p.parse_args()
-    videos, requests = (500, 400) if args.quick else (args.videos, args.requests)
+    videos, requests = (200, 200) if args.quick else (args.videos, args.requests)
     tmp = Path(tempfile.mkdtemp(prefix="vidatlas-serving-"))
     t0 = time.perf_counter()
     path = synthetic_bundle(tmp, videos, args.frames)

