@@ -81,26 +81,33 @@ def test_client_commands_start_without_loading_the_model_stack():
 
 
 def test_sharded_build_equals_a_single_run_from_the_cli(tmp_path, collection):
-    """As a user runs it: separate processes, separate output and work directories. The single
+    """As a user runs it: separate processes (four shards at once), separate output and work directories. The single
     run loads the backbone before training and the merge does not, so only a map build that
     depends on nothing but its inputs and settings gives the same bytes."""
     single, sharded = tmp_path / "single", tmp_path / "sharded"
     out = run("index", collection, "--out", single, "--no-progress")
     assert out.returncode == 0, out.stderr
-    for i in range(2):
-        out = run("index", collection, "--out", sharded, "--shard", f"{i}/2", "--no-progress")
-        assert out.returncode == 0, out.stderr
-    out = run("index", "--out", sharded, "--merge", "2", "--no-progress")
+    # four shards at once, as the chart's Indexed Job runs them
+    shards = [subprocess.Popen([sys.executable, "-m", "vidatlas", "index", str(collection), "--out", str(sharded),
+                                "--shard", f"{i}/4", "--no-progress"], env=ENV, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True) for i in range(4)]
+    for proc in shards:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    out = run("index", "--out", sharded, "--merge", "4", "--no-progress")
     assert out.returncode == 0, out.stderr
     a, b = (atlas / (atlas / "CURRENT").read_text().strip() for atlas in (single, sharded))
-    for name in ("codes.npy", "fingerprints.npy", "features.npy", "frame_time.npy"):
+    files = sorted(f.name for f in a.iterdir() if f.is_file() and f.name != "manifest.json")
+    assert files == sorted(f.name for f in b.iterdir() if f.is_file() and f.name != "manifest.json")
+    assert {"codes.npy", "fingerprints.npy", "features.npy", "frame_time.npy"} <= set(files)
+    for name in files:  # every array and index of the bundle, byte for byte
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
     assert ma["model_sha256"] == mb["model_sha256"]
     assert ma["training"]["final"] == mb["training"]["final"]
     assert ma["map"]["objective"] == "neighbours"
     # the seed article's objective stays selectable, from the cached features, and is recorded
-    out = run("index", "--out", sharded, "--merge", "2", "--no-progress", "--map-objective", "seed")
+    out = run("index", "--out", sharded, "--merge", "4", "--no-progress", "--map-objective", "seed")
     assert out.returncode == 0, out.stderr
     seed = json.loads((sharded / (sharded / "CURRENT").read_text().strip() / "manifest.json").read_text())
     assert seed["map"]["objective"] == seed["training"]["objective"] == "seed"
