@@ -44,14 +44,13 @@ def real_features(n: int, seed: int = 0, skip: int = 0) -> np.ndarray:
     from indexer.samples import pan, photo
     from indexer.settings import BackboneSettings
     b = Backbone(BackboneSettings(threads=0))
-    per, out, pics = 20, [], {}
+    per, out = 20, []
     params = _pan_params(seed)
     for _ in range(skip // per):
         next(params)
     while sum(len(x) for x in out) < n:
         name, pan_seed, zoom = next(params)
-        pic = pics.setdefault(name, photo(name))
-        frames = np.stack([letterbox(f, 224, 126) for f in pan(pic, per, (224, 126), pan_seed, zoom=zoom)])
+        frames = np.stack([letterbox(f, 224, 126) for f in pan(photo(name), per, (224, 126), pan_seed, zoom=zoom)])
         out.append(b.features(frames))
     return np.concatenate(out)[:n]
 

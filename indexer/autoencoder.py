@@ -63,10 +63,6 @@ class Autoencoder(nn.Module):
         self.encoder = _stack(enc, nn.Tanh())
         self.decoder = _stack(dec, None)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        code = self.encoder(x)
-        return code, self.decoder(code)
-
 
 def _log_ratio(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, eps: float) -> torch.Tensor:
     ab = ((a - b) ** 2).sum(-1)
@@ -98,9 +94,9 @@ class _Objective:
     """One batch's loss: the seed's terms, plus (``neighbours``) the distance of each code from
     its frame's layout position, in units of ``code_std``."""
 
-    def __init__(self, data: torch.Tensor, settings: MapSettings, d: int, target: torch.Tensor | None):
+    def __init__(self, data: torch.Tensor, settings: MapSettings, target: torch.Tensor | None):
         self.data, self.s, self.target = data, settings, target
-        self.eps_in = 1e-3 * float(d)  # inputs have unit variance per dimension
+        self.eps_in = 1e-3 * float(data.shape[1])  # inputs have unit variance per dimension
 
     def __call__(self, model: Autoencoder, b: _Batch) -> tuple[torch.Tensor, dict]:
         a = self.data[b.idx]
@@ -142,7 +138,7 @@ def train_autoencoder(
     gen = torch.Generator().manual_seed(settings.seed)
     data = torch.from_numpy(np.ascontiguousarray(x, np.float32))
     model = Autoencoder(d, width=settings.encoder_width if target is not None else 0)
-    objective = _Objective(data, settings, d, None if target is None else torch.from_numpy(
+    objective = _Objective(data, settings, None if target is None else torch.from_numpy(
         np.ascontiguousarray(target, np.float32)))
     batch = min(settings.batch_size, n)
     max_steps = max(settings.min_steps, min(settings.max_steps, settings.epochs * math.ceil(n / batch)))
@@ -151,7 +147,7 @@ def train_autoencoder(
     val = sampler.draw(torch.Generator().manual_seed(settings.seed + 1), held_out=True) if hold.any() else None
     opt = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, fused=True)
     warmup = min(100, max_steps // 10)
-    history: dict[str, list[float]] = {"loss": [], "held_out": []}
+    last_loss, last_held = math.nan, None  # at the last evaluation (training always ends on one)
     best, bad, drops, step = math.inf, 0, 0, 0
     stopped = "max_steps"
     model.train()
@@ -165,14 +161,14 @@ def train_autoencoder(
         opt.step()
         if step % settings.eval_every and step != max_steps:
             continue
-        history["loss"].append(float(loss.detach()))
+        last_loss = float(loss.detach())
         if val is not None:
             model.eval()
             with torch.no_grad():
                 held = float(objective(model, val)[0])
             model.train()
-            history["held_out"].append(held)
-            if held < best - settings.stop_tol * abs(best) if math.isfinite(best) else True:
+            last_held = held
+            if not math.isfinite(best) or held < best - settings.stop_tol * abs(best):
                 best, bad = held, 0
             else:
                 bad += 1
@@ -182,11 +178,11 @@ def train_autoencoder(
                     stopped = "converged"
                     break
         if on_step:
-            on_step(step, max_steps, history["loss"][-1])
+            on_step(step, max_steps, last_loss)
     model.eval()
-    final = {k: float(v.detach()) for k, v in parts.items()} | {"loss": history["loss"][-1]}
-    if history["held_out"]:
-        final["held_out"] = history["held_out"][-1]
+    final = {k: float(v.detach()) for k, v in parts.items()} | {"loss": last_loss}
+    if last_held is not None:
+        final["held_out"] = last_held
     return model, {"steps": step, "max_steps": max_steps, "stopped": stopped, "batch": batch,
                    "objective": settings.objective, "final": final}
 

@@ -118,8 +118,9 @@ def describe_frame_index(index: faiss.Index, feats: np.ndarray) -> dict:
 
 def build_faiss(content: BundleContent) -> tuple[dict[str, faiss.Index], dict]:
     """Cosine over reduced features (exact up to EXACT_LIMIT frames, IVF with 8-bit codes above), L2 over codes
-    and over fingerprints (exact); and the frame index's description for the manifest."""
-    feats = np.ascontiguousarray(content.features, np.float32).copy()
+    and over fingerprints (exact); and the frame index's description for the manifest. Features given
+    as contiguous float32 are normalised in place (no copy of the largest array)."""
+    feats = np.ascontiguousarray(content.features, np.float32)
     faiss.normalize_L2(feats)
     n, d = feats.shape
     if n > EXACT_LIMIT:
@@ -157,10 +158,11 @@ def write_bundle(atlas: Path, content: BundleContent) -> Path:
         files: dict[str, dict] = {}
         # features are stored unit length in float16 (half the bytes; cosines move by < 1e-3): the
         # service aligns on them memory-mapped, with no copy; the frame index is built from float32
-        unit = np.ascontiguousarray(content.features, np.float32).copy()
+        unit = np.array(content.features, np.float32)  # our own copy: build_faiss normalises it again in place
         faiss.normalize_L2(unit)
+        stored = unit.astype(np.float16)
         indexes, frame_index = build_faiss(dataclasses.replace(content, features=unit))
-        content = dataclasses.replace(content, features=unit.astype(np.float16))
+        content = dataclasses.replace(content, features=stored)
         arrays = {name: getattr(content, name) for name in _ARRAYS}
         for name, arr in arrays.items():
             np.save(stage / f"{name}.npy", np.ascontiguousarray(arr))

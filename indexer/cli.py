@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .settings import IndexSettings, from_env
+from .settings import IndexSettings, from_env, given
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -46,14 +46,10 @@ def _positive(text: str) -> int:
 def settings_from(args: argparse.Namespace) -> IndexSettings:
     """Defaults, then ``VIDATLAS_*`` environment overrides, then the command line's options."""
     s = from_env(IndexSettings())
-    sampling = dataclasses.replace(s.sampling, **{k: v for k, v in (
-        ("fps", args.fps), ("decode_threads", args.decode_threads)) if v is not None})
-    backbone = dataclasses.replace(s.backbone, **{k: v for k, v in (
-        ("name", args.backbone), ("weights", args.weights), ("batch_size", args.batch_size),
-        ("threads", args.threads), ("device", args.device)) if v is not None})
-    mapping = dataclasses.replace(s.map, **{k: v for k, v in (
-        ("epochs", args.epochs), ("seed", args.seed), ("pca_dim", args.pca_dim),
-        ("objective", args.map_objective)) if v is not None})
+    sampling = given(s.sampling, fps=args.fps, decode_threads=args.decode_threads)
+    backbone = given(s.backbone, name=args.backbone, weights=args.weights, batch_size=args.batch_size,
+                     threads=args.threads, device=args.device)
+    mapping = given(s.map, epochs=args.epochs, seed=args.seed, pca_dim=args.pca_dim, objective=args.map_objective)
     return dataclasses.replace(s, sampling=sampling, backbone=backbone, map=mapping,
                                progress=not args.no_progress)
 
@@ -99,7 +95,7 @@ def add_parsers(sub) -> None:
                         "placed by a UMAP-style layout of the kNN graph, the encoder trained to those places "
                         "with the seed's losses); 'seed': the seed article's objective exactly")
     g.add_argument("--epochs", type=int, help="upper bound on autoencoder training, in passes over the frames "
-                                              "(default 20, at most 600 steps; training usually stops earlier on convergence)")
+                                              "(default 20, at most 400 steps; training usually stops earlier on convergence)")
     g.add_argument("--pca-dim", type=int, help="PCA output size (default 256)")
     g.add_argument("--seed", type=int, help="random seed; same seed and input give the same bundle")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

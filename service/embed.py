@@ -65,7 +65,7 @@ class ClipEmbedder:
                 times, thumbs, ptimes, pixels = self._every_frame(path, sampling)
             else:
                 times, thumbs, _ = read_samples(path, sampling)
-                ptimes, pixels = None, pixel_signature(thumbs)
+                ptimes, pixels = None, None  # only FindSimilar (dense) compares pictures
         feats = backbone.features(thumbs)
         reduced, codes, _ = searcher.bundle.content.model.embed(feats, errors=False)
         return searcher.query_for_frames(times, reduced, codes, pixels, ptimes)

@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VidAtlasService"].full_name
 MAX_MESSAGE_BYTES = 80 << 20
 
-class _Deadline(Exception):
-    pass
-
-
 def rpc(method):
     """Map every outcome of a handler to a proper status: the one place errors become codes."""
     @functools.wraps(method)
@@ -42,8 +38,6 @@ def rpc(method):
             return method(self, request, context)
         except VidatlasError as exc:
             context.abort(STATUS_FOR[exc.code], str(exc))
-        except _Deadline:
-            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
         except Exception as exc:  # a bug: log it, answer INTERNAL (never UNKNOWN)
             if isinstance(exc, grpc.RpcError) or type(exc).__name__ == "_AbortError":
                 raise
@@ -55,7 +49,7 @@ def rpc(method):
 def _check_deadline(context) -> None:
     remaining = context.time_remaining()
     if remaining is not None and remaining <= 0:
-        raise _Deadline()
+        raise VidatlasError("deadline exceeded", Code.DEADLINE_EXCEEDED)
 
 
 class VidAtlasServicer(pb_grpc.VidAtlasServiceServicer):

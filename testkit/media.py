@@ -1,7 +1,5 @@
 """Media for tests and benchmarks, made here with PyAV: copy transformations, degenerate videos
 (noise, flashes) and hostile files."""
-import shutil
-import sys
 from pathlib import Path
 
 import av
@@ -28,15 +26,6 @@ def write_huge_y4m(path: Path) -> Path:
     return path
 
 
-def tool(name: str, install_hint: str) -> str:
-    """A command installed with the project (beside this interpreter, in .venv/bin) or on PATH,
-    so the suite works from an activated environment and from `.venv/bin/python -m pytest` alike."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.is_file() else shutil.which(name)
-    assert found, f"{name} missing: {install_hint}"
-    return found
-
-
 # The copy transformations a FindSimilar must survive. One definition, used by the suite and by
 # bench/quality.py, so both measure the same "copies".
 KINDS = ("reencoded", "greyscale", "downscaled", "cropped", "brighter", "logo", "faster", "mirrored")
@@ -48,7 +37,6 @@ def transform(frames: list[np.ndarray], kind: str, rng: np.random.Generator | No
     Without ``rng`` each kind has one fixed strength; with it, the strength and placement are
     drawn at random (crops of 3-20 % per side, off-centre; a logo of 3-12 % of the picture in
     any corner, in any colour; gain 0.75-1.35 and offset -30..40; downscaling to 35-70 %)."""
-    import av
     h, w = frames[0].shape[:2]
     if kind == "greyscale":
         return [np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8) for f in frames]

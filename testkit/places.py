@@ -78,12 +78,10 @@ def write(root: Path, videos: dict[str, list[Shot]], size=(192, 108), fps: int =
     """Encode every planned video under ``root`` as ``<id>.mp4``."""
     from indexer.samples import pan, photo, write_video
     root = Path(root)
-    cache: dict[str, np.ndarray] = {}
     for vid, shots in videos.items():
         frames = []
         for s in shots:
-            img = cache.setdefault(s.place, photo(s.place))
-            frames += list(pan(img, int(round(s.seconds * fps)), size, s.seed))
+            frames += list(pan(photo(s.place), int(round(s.seconds * fps)), size, s.seed))
         write_video(root / f"{vid}.mp4", frames, fps=fps)
     return root
 

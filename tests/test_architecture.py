@@ -7,7 +7,7 @@ import grpc
 
 from indexer.errors import EXIT_FOR, Code, Exit
 from service.status import STATUS_FOR, code_of
-from testkit.media import tool
+from testkit.tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 

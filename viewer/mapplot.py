@@ -13,6 +13,7 @@ from matplotlib.patches import Circle
 
 from indexer import Bundle, Code, VidatlasError
 from indexer.labels import ADDED, attach, read_added
+from query.labelling import digest
 from query.labelling import label as label_video
 from query.search import Searcher, check_k
 
@@ -121,11 +122,12 @@ def frame_groups(searcher: Searcher, s: MapSettings) -> tuple[np.ndarray, list[s
     names = sorted({lb["label"] for lb in labels})
     col = {n: i for i, n in enumerate(names)}
     groups = np.zeros(len(searcher.frame_video), np.int64)
+    key = digest(labels)  # one label set for every video
     for vid in searcher.ids:
         q = searcher.query_for_video(vid)
         i = searcher.video_row(vid)
         a, b = int(searcher.offsets[i]), int(searcher.offsets[i + 1])
-        result = label_video(searcher, q, labels)
+        result = label_video(searcher, q, labels, key=key)
         groups[a:b] = [col[lb] for _, lb, _ in result.frames]
     return groups, names
 

@@ -3,7 +3,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from testkit.media import tool
+from testkit.tools import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,15 +4,13 @@ import base64
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from service.server import Service
 from service.settings import ServiceSettings
+from testkit import tools
 
-ROOT = Path(__file__).resolve().parents[2]
-BUF = ROOT / "tools" / "node_modules" / ".bin" / "buf"
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +23,7 @@ def address(tmp_path_factory, atlas):
 
 
 def curl(address, method, body=None, reflect="grpc-v1"):
-    assert BUF.is_file(), "buf missing: run the README's set-up (make setup installs tools/ with npm)"
-    args = [str(BUF), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect-protocol", reflect,
+    args = [tools.buf(), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect-protocol", reflect,
             f"http://{address}/{method}"]
     if body is not None:
         args += ["-d", "@-"]

@@ -10,15 +10,14 @@ import pytest
 from query.search import DEFAULT_K, MAX_K
 from service.settings import ServiceSettings
 from service.state import MAX_LABELS_PER_CALL
+from testkit import tools
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTO = ROOT / "proto" / "vidatlas" / "v1" / "vidatlas.proto"
-BUF = ROOT / "tools" / "node_modules" / ".bin" / "buf"
 
 
 def buf(*args, cwd=ROOT):
-    assert BUF.is_file(), "buf missing: run the README's set-up (make setup installs tools/ with npm)"
-    return subprocess.run([str(BUF), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run([tools.buf(), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 def test_committed_stubs_match_the_proto(tmp_path):
