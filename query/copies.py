@@ -42,19 +42,71 @@ TILE_ROWS, TILE_COLS = 2, 3  # pixel agreement is a mean over these tiles (colum
 # less the worst-agreeing tile: an overlay (a logo, a caption) spoils a tile, not the picture
 
 
-def _cells(grey: np.ndarray, scale: float, rows: int, cols: int) -> np.ndarray:
-    """Block means of the central ``scale`` part of ``(n, h, w)`` pictures on a ``rows x cols``
-    grid (summed-area table: any scale costs the same)."""
-    n, h, w = grey.shape
-    if min(h * scale / rows, w * scale / cols) < 1:  # too small a picture for this part: the whole of it
-        scale = 1.0
-    y0, x0 = h * (1 - scale) / 2, w * (1 - scale) / 2
-    ys = np.round(y0 + np.arange(rows + 1) * h * scale / rows).astype(np.int64)
-    xs = np.round(x0 + np.arange(cols + 1) * w * scale / cols).astype(np.int64)
-    sat = np.pad(grey.cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
-    a, b = sat[:, ys[:-1]], sat[:, ys[1:]]
-    total = b[:, :, xs[1:]] - a[:, :, xs[1:]] - b[:, :, xs[:-1]] + a[:, :, xs[:-1]]
-    return total / np.outer(np.diff(ys), np.diff(xs))
+def centred(scales: tuple[float, ...]) -> np.ndarray:
+    """Windows ``(W, 4)`` = ``(top, bottom, left, right)`` as fractions of the picture: its central
+    parts at ``scales``."""
+    m = (1 - np.asarray(scales, np.float64)) / 2
+    return np.stack([m, 1 - m, m, 1 - m], axis=1)
+
+
+def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.ndarray:
+    """Windows of every width and height in ``scales`` (independently: a crop may change the
+    aspect), their centres moved by each of ``shifts`` (fractions of the picture) across and down,
+    kept inside the picture: where an off-centre crop that was scaled back to full size came from."""
+    out = []
+    for sy in scales:
+        for sx in scales:
+            for dy in shifts:
+                for dx in shifts:
+                    cy = min(max(0.5 + dy, sy / 2), 1 - sy / 2)
+                    cx = min(max(0.5 + dx, sx / 2), 1 - sx / 2)
+                    out.append((cy - sy / 2, cy + sy / 2, cx - sx / 2, cx + sx / 2))
+    return np.unique(np.round(np.array(out, np.float64), 6), axis=0)
+
+
+class Pictures:
+    """Thumbnails ready to be cut at any windows: their grey summed-area tables, made once."""
+
+    def __init__(self, thumbs: np.ndarray):
+        t = np.asarray(thumbs)
+        n, h, w = t.shape[:3]
+        block = PIXEL_BLOCK if min(h, w) >= PIXEL_BLOCK else 1  # tiny thumbnails: every pixel a cell
+        self.rows, self.cols = h // block, w // block
+        self.h, self.w = self.rows * block, self.cols * block
+        grey = t[:, :self.h, :self.w].sum(axis=-1, dtype=np.uint16 if t.dtype == np.uint8 else np.float32)
+        sat = np.zeros((n, self.h + 1, self.w + 1), np.float32)
+        np.cumsum(np.cumsum(grey, axis=1, dtype=np.float32), axis=2, out=sat[:, 1:, 1:])
+        self.sat = sat.reshape(n, -1)
+
+    def cells(self, windows: np.ndarray, which=slice(None)) -> np.ndarray:
+        """``(n, W, rows, cols)`` block means of the pictures' ``windows`` (any window costs the
+        same). A window too small for the grid is the whole picture."""
+        rows, cols, h, w = self.rows, self.cols, self.h, self.w
+        win = np.array(windows, np.float64).reshape(-1, 4)
+        small = ((win[:, 1] - win[:, 0]) * h / rows < 1) | ((win[:, 3] - win[:, 2]) * w / cols < 1)
+        win[small] = (0.0, 1.0, 0.0, 1.0)
+        steps_r, steps_c = np.arange(rows + 1) / rows, np.arange(cols + 1) / cols
+        ys = np.round(h * (win[:, :1] + steps_r[None] * (win[:, 1:2] - win[:, :1]))).astype(np.int64)
+        xs = np.round(w * (win[:, 2:3] + steps_c[None] * (win[:, 3:4] - win[:, 2:3]))).astype(np.int64)
+        at = self.sat[which][:, ys[:, :, None] * (w + 1) + xs[:, None, :]]  # one flat gather
+        total = at[:, :, 1:, 1:] - at[:, :, :-1, 1:] - at[:, :, 1:, :-1] + at[:, :, :-1, :-1]
+        total /= np.maximum(np.diff(ys, axis=1)[:, :, None] * np.diff(xs, axis=1)[:, None, :], 1)[None].astype(np.float32)
+        return total
+
+    def signature(self, windows: np.ndarray, which=slice(None)) -> np.ndarray:
+        """``(n, W, cells)`` float16 detail of the pictures' ``windows`` (see :func:`pixel_signature`)."""
+        rows, cols = self.rows, self.cols
+        order, bounds, _ = _layout(rows, cols)
+        g = self.cells(windows, which)
+        p = np.pad(g, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
+        p = p[:, :, :-2] + p[:, :, 1:-1] + p[:, :, 2:]  # 3x3 box sums, one axis at a time
+        g -= (p[:, :, :, :-2] + p[:, :, :, 1:-1] + p[:, :, :, 2:]) / 9
+        g = g.reshape(g.shape[0], g.shape[1], -1)[:, :, order]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            tile = g[:, :, a:b]
+            tile -= tile.mean(axis=2, keepdims=True)
+            tile /= np.maximum(np.sqrt((tile ** 2).sum(axis=2, keepdims=True)), 1e-3)
+        return g.astype(np.float16)
 
 
 @functools.lru_cache(maxsize=8)
@@ -74,31 +126,15 @@ def _layout(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, np.r_[0, np.cumsum([len(x) for x in tiles])], mirror
 
 
-def pixel_signature(thumbs: np.ndarray, scales: tuple[float, ...] = (1.0,)) -> np.ndarray:
-    """``(n, len(scales), cells)`` float16 *detail* of RGB thumbnails, of the whole picture and
-    of its central parts at ``scales`` (what a crop of the picture would show): grey block means
-    minus their 3x3 neighbourhood mean (a high-pass), in tile order, zero-mean and unit-norm
-    within each tile. Detail moves with the picture: another shot of the same place (other
-    framing, a pan over a smooth gradient) keeps its broad shading but not its detail at the
-    same cells, while a copy keeps both, whatever its brightness, contrast, colour or scale."""
-    t = np.asarray(thumbs)
-    n, h, w = t.shape[:3]
-    block = PIXEL_BLOCK if min(h, w) >= PIXEL_BLOCK else 1  # tiny thumbnails: every pixel a cell
-    rows, cols = h // block, w // block
-    order, bounds, _ = _layout(rows, cols)
-    grey = t[:, :rows * block, :cols * block].astype(np.float32).mean(axis=-1)
-    out = np.empty((n, len(scales), rows * cols), np.float16)
-    for k, scale in enumerate(scales):
-        g = _cells(grey, scale, rows, cols)
-        p = np.pad(g, ((0, 0), (1, 1), (1, 1)), mode="edge")
-        g = g - sum(p[:, 1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
-        g = g.reshape(n, -1)[:, order]
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            tile = g[:, a:b]
-            tile -= tile.mean(axis=1, keepdims=True)
-            tile /= np.maximum(np.sqrt((tile ** 2).sum(axis=1, keepdims=True)), 1e-3)
-        out[:, k] = g
-    return out
+def pixel_signature(thumbs: np.ndarray, scales: tuple[float, ...] = (1.0,), windows: np.ndarray | None = None) -> np.ndarray:
+    """``(n, W, cells)`` float16 *detail* of RGB thumbnails, of the whole picture and of its
+    central parts at ``scales`` (what a crop of the picture would show), or of any ``windows``
+    (:func:`crop_windows`): grey block means minus their 3x3 neighbourhood mean (a high-pass), in
+    tile order, zero-mean and unit-norm within each tile. Detail moves with the picture: another
+    shot of the same place (other framing, a pan over a smooth gradient) keeps its broad shading
+    but not its detail at the same cells, while a copy keeps both, whatever its brightness,
+    contrast, colour or scale."""
+    return Pictures(thumbs).signature(centred(scales) if windows is None else windows)
 
 
 def pixel_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -119,6 +155,45 @@ def pixel_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) 
         agree = ((total - worst) / (len(bounds) - 2)).reshape(len(q), m, scales).max(axis=2)
         best = agree if best is None else np.maximum(best, agree)
     return best
+
+
+def window_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``(n, W)`` agreement of query signatures with one video frame's signatures at each of its
+    ``W`` windows (``video`` is ``(W, cells)``)."""
+    return pixel_agreement(query, video[:, None], rows, cols)
+
+
+def register(pairs: list[tuple[np.ndarray, int]], pictures: Pictures, window: np.ndarray,
+             steps: tuple[float, ...] = (0.03, 0.015, 0.0075), smallest: float = 0.4) -> tuple[np.ndarray, float]:
+    """The one window of video pictures that query pictures show, over ``pairs`` of ``(query
+    signatures (n, 1, cells): frames of one moment, index of a video frame in pictures)``: refined
+    from ``window`` by moving each edge in and out by ``steps`` while the mean agreement (each
+    pair's best over its query frames) rises, a pattern search. A crop's own geometry, which no
+    fixed grid of windows meets closely enough for detail to line up; fitted on several moments
+    of a copy at once, it is a copy's geometry and not a fit to one picture's noise. Returns the
+    window and its mean agreement."""
+    grid = pictures.rows, pictures.cols
+    moves = np.vstack([np.eye(4), -np.eye(4)])
+    frames = np.array([f for _, f in pairs])
+
+    def agreement(windows: np.ndarray) -> np.ndarray:
+        sigs = pictures.signature(windows, frames)
+        return np.mean([window_agreement(q, sigs[i], *grid).max(axis=0) for i, (q, _) in enumerate(pairs)], axis=0)
+
+    best = np.asarray(window, np.float64)
+    score = float(agreement(best[None])[0])
+    for step in steps:
+        while True:
+            tries = best + step * moves
+            tries[:, [0, 2]] = np.maximum(tries[:, [0, 2]], 0.0)
+            tries[:, [1, 3]] = np.minimum(tries[:, [1, 3]], 1.0)
+            tries = tries[(tries[:, 1] - tries[:, 0] >= smallest) & (tries[:, 3] - tries[:, 2] >= smallest)]
+            agree = agreement(tries)
+            i = int(np.argmax(agree))
+            if agree[i] <= score + 1e-4:
+                break
+            best, score = tries[i], float(agree[i])
+    return best, score
 
 
 def signature_grid(thumb_height: int, thumb_width: int) -> tuple[int, int]:

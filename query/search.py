@@ -33,7 +33,8 @@ from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
 
 from . import content, graph
-from .copies import Segment, local_align, pixel_agreement, pixel_signature, segments as copy_segments, signature_grid
+from .copies import (Pictures, Segment, crop_windows, local_align, pixel_agreement, pixel_signature, register,
+                     segments as copy_segments, signature_grid, window_agreement)
 from .settings import SearchSettings
 
 if TYPE_CHECKING:
@@ -327,6 +328,8 @@ class Searcher:
                 cube = np.where(valid, np.float32(0), np.float32(-np.inf))[:, :, None].repeat(len(pheads), 2)
                 cube[near] = agree.T
                 pix[:, at[pheads]] = cube.transpose(0, 2, 1)
+                if q.pixels is not None and st.crop_search_frames:  # a clip: look for off-centre crops too
+                    self._search_crops(pix, sim, valid, candidates, qpix, at, pheads)
             elif len(at):
                 pix[:, at[pheads]] = np.minimum(pix[:, at[pheads]], 0)
             # pictures that agree in detail are copies whatever the features say (a blocky, noisy or
@@ -358,6 +361,54 @@ class Searcher:
                                  is_copy=copy >= st.copy_threshold))
         matches.sort(key=lambda m: (-m.score, m.video_id))
         return matches[:k]
+
+    def _search_crops(self, pix: np.ndarray, sim: np.ndarray, valid: np.ndarray, candidates: list[int],
+                      qpix: np.ndarray, at: np.ndarray, pheads: np.ndarray) -> None:
+        """Raise ``pix`` (candidates x query slots x video frames) where a clip's pictures are a
+        crop of video frames near them by features: off-centre, the aspect changed, scaled back
+        to full size. Detail lines up only if the crop's window is met within about a cell, which
+        no grid of windows small enough to keep for every frame does. So for the candidates whose
+        frames are most often among the ``crop_search_frames`` nearest a query slot, the window
+        is found: the best of a coarse grid (:func:`crop_windows`) on their nearest pairs, refined
+        (:func:`register`) on that pair and the moments either side (one geometry serves a whole
+        copied piece), and then tried on all their near pairs."""
+        st = self.settings
+        slots = at[pheads]
+        width = sim.shape[2]
+        near = np.where(valid[:, None, :], sim[:, slots], -np.inf).transpose(1, 0, 2).reshape(len(slots), -1)
+        k = min(st.crop_search_frames, near.shape[1])
+        top = np.argpartition(-near, k - 1, axis=1)[:, :k]
+        closeness = np.take_along_axis(near, top, 1)
+        ok = closeness >= st.pixel_min_similarity
+        if not ok.any():
+            return
+        cand, col = np.divmod(top, width)
+        bounds = list(zip(pheads, np.r_[pheads[1:], len(at)]))
+        votes = np.zeros(len(candidates))
+        np.add.at(votes, cand[ok], closeness[ok])
+        coarse = crop_windows(st.crop_search_scales, st.crop_search_shifts)
+        grid = signature_grid(*self.bundle.frames.shape)
+        for c in np.argsort(-votes, kind="stable")[:st.crop_register]:
+            if votes[c] <= 0:
+                break
+            v, n = candidates[c], int(self.offsets[candidates[c] + 1] - self.offsets[candidates[c]])
+            mine = ok & (cand == c)
+            pictures = Pictures(self.bundle.frames.take(np.arange(self.offsets[v], self.offsets[v + 1])))
+            # its nearest pairs (a few) at the coarse windows: the best pair and window to start from
+            pairs = sorted(zip(*np.nonzero(mine)), key=lambda sj: -closeness[sj])[:3]
+            start = [(window_agreement(qpix[slice(*bounds[s])], pictures.signature(coarse, [col[s, j]])[0], *grid)
+                      .max(axis=0)) for s, j in pairs]
+            best = int(np.argmax([a.max() for a in start]))
+            s0, f0 = pairs[best][0], int(col[pairs[best]])
+            moments = [(qpix[slice(*bounds[t])], f0 + t - s0) for t in (s0 - 1, s0, s0 + 1)
+                       if 0 <= t < len(slots) and 0 <= f0 + t - s0 < n]
+            window, _ = register(moments, pictures, coarse[int(np.argmax(start[best]))])
+            frames = np.unique(col[mine])
+            sigs = pictures.signature(window[None], frames)[:, 0]
+            for s in np.flatnonzero(mine.any(axis=1)):
+                j = col[s, mine[s]]
+                agree = pixel_agreement(qpix[slice(*bounds[s])], sigs[np.searchsorted(frames, j)][:, None], *grid).max(axis=0)
+                pix[c, slots[s], j] = np.maximum(pix[c, slots[s], j], agree)
 
     def _candidates(self, q: Query, count: int) -> list[int]:
         """Videos voted for by query frames' nearest frames (each video's best frame per query

@@ -29,6 +29,17 @@ class SearchSettings:
     crop_scales: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)
     """Pixel agreement compares a query picture with the whole of each video frame and with its
     central parts at these scales (crops of up to 30 %); the first must be 1."""
+    crop_search_frames: int = 8
+    """A clip's picture is also compared with the video frames nearest it by features (this many
+    per query frame, among all candidates) at every window of ``crop_search_scales`` x
+    ``crop_search_shifts``: an off-centre crop that changed the aspect and was scaled back to full
+    size. 0: centred crops only."""
+    crop_register: int = 8
+    """Candidates whose best crop pair has its window refined (one geometry per copied piece)."""
+    crop_search_scales: tuple[float, ...] = (0.95, 0.85, 0.75, 0.65)
+    """Widths and heights (fractions of the picture, independently) of the windows searched for crops."""
+    crop_search_shifts: tuple[float, ...] = (-0.06, 0.0, 0.06)
+    """Offsets of those windows' centres from the picture's centre, across and down."""
     pixel_min_similarity: float = 0.25
     """Video frames whose feature cosine with every query frame stays below this are not compared
     by their pictures (a copy that kept its detail keeps at least this much of its features:
@@ -92,6 +103,10 @@ class SearchSettings:
                 raise VidatlasError(f"search setting {name} must be in [0, 1], got {getattr(self, name)}")
         if self.pixel_cache_mb < 0:
             raise VidatlasError(f"search setting pixel_cache_mb must be at least 0, got {self.pixel_cache_mb}")
+        if self.crop_search_frames < 0 or not all(0 < v <= 1 for v in self.crop_search_scales) \
+                or not all(abs(v) < 0.5 for v in self.crop_search_shifts):
+            raise VidatlasError("search settings need crop_search_frames >= 0, crop_search_scales in (0, 1] "
+                                "and crop_search_shifts within (-0.5, 0.5)")
         if not self.crop_scales or self.crop_scales[0] != 1 or not all(0 < s <= 1 for s in self.crop_scales):
             raise VidatlasError(f"search setting crop_scales must start with 1 and lie in (0, 1], got {self.crop_scales}")
         if not 0 <= self.pixel_weight <= 1 or not 0 <= self.match_threshold < 1 or self.gain_half <= 0 or self.length_half_s <= 0 or self.repeat_penalty < 0:

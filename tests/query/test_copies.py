@@ -6,7 +6,8 @@ import pytest
 
 from indexer import read_bundle
 from indexer.samples import pan, photo, write_video
-from query.copies import local_align, pixel_agreement, pixel_signature, segments, signature_grid
+from query.copies import (Pictures, crop_windows, local_align, pixel_agreement, pixel_signature, register, segments,
+                          signature_grid, window_agreement)
 from query.neighbours import build, duplicate_groups
 from query.search import SEGMENTS, WHOLE_VIDEO, Searcher
 from query.settings import SearchSettings
@@ -156,6 +157,53 @@ def test_a_crop_agrees_at_its_scale_and_a_logo_spoils_one_tile_only():
     assert np.diag(_agreement(cropped, frames)).max() < 0.6          # the whole picture: another framing
     assert np.diag(_agreement(cropped, frames, (1.0, 0.9, 0.8))).min() > 0.8  # its central 80 %: the copy
     assert np.diag(_agreement(transform(frames, "logo"), frames)).min() > 0.9
+
+
+def _off_centre(frames, top, bottom, left, right):
+    """An off-centre crop that changes the aspect, scaled back to the full size (as copies are)."""
+    import av
+    h, w = frames[0].shape[:2]
+    return [av.VideoFrame.from_ndarray(np.ascontiguousarray(f[round(h * top):h - round(h * bottom),
+                                                                round(w * left):w - round(w * right)]), format="rgb24")
+            .reformat(width=w, height=h).to_ndarray(format="rgb24") for f in frames]
+
+
+@pytest.mark.parametrize("name, seed, crop", [("astronaut", 5, (0.03, 0.17, 0.16, 0.11)),
+                                               ("coffee", 2, (0.19, 0.04, 0.05, 0.18))])
+def test_an_off_centre_crop_is_registered_at_its_own_window(name, seed, crop):
+    """No fixed grid of windows meets an off-centre crop closely enough for detail to line up;
+    the pattern search from the grid's best finds the crop's window, fitted on three moments."""
+    frames = list(pan(photo(name), 3, (192, 108), seed=seed))
+    copy = _thumbs(_off_centre(frames, *crop))
+    pictures = Pictures(_thumbs(frames))
+    grid = signature_grid(126, 224)
+    coarse = crop_windows((0.95, 0.85, 0.75, 0.65), (-0.06, 0.0, 0.06))
+    q = pixel_signature(copy)
+    start = window_agreement(q[:1], pictures.signature(coarse, [0])[0], *grid)[0]
+    assert np.diag(pixel_agreement(q, pictures.signature(np.array([[0.0, 1, 0, 1]])), *grid)).max() < 0.6
+    window, score = register([(q[i:i + 1], i) for i in range(3)], pictures, coarse[int(np.argmax(start))])
+    truth = np.array([crop[0], 1 - crop[1], crop[2], 1 - crop[3]])
+    assert np.abs(window - truth).max() < 0.025, (window, truth)
+    assert score > 0.9 and score > start.max() + 0.1
+    # another photograph, registered the same way, stays far from a copy
+    other = pixel_signature(_thumbs(list(pan(photo("rocket"), 3, (192, 108), seed=seed))))
+    _, noise = register([(other[i:i + 1], i) for i in range(3)], pictures, coarse[int(np.argmax(start))])
+    assert noise < 0.5
+
+
+def test_an_off_centre_crop_inside_other_footage_is_found(searcher, embed, tmp_path):
+    """3 s of a/museum cropped off-centre (aspect changed, scaled back) between other footage of
+    places that other indexed videos show: found first, with its segment, and by the crop
+    search, which the copy score shows (without it the piece scores lower)."""
+    museum = _video("a/museum")
+    piece = _off_centre(museum[3 * FPS + 4:6 * FPS + 4], 0.05, 0.16, 0.17, 0.04)
+    other = [f for ph, seed in (("immunohistochemistry", 70), ("brick", 71)) for f in pan(photo(ph), 4 * FPS, SIZE, seed, zoom=0.6)]
+    q = embed(other[:4 * FPS] + piece + other[4 * FPS:], tmp_path / "q.mp4")
+    top = searcher.similar(q, 5)[0]
+    assert top.video_id == "a/museum" and top.segments
+    assert top.segments[0].query_start_s >= 3.5 and top.segments[0].query_end_s <= 7.5
+    plain = Searcher(searcher.bundle, SearchSettings(crop_search_frames=0)).similar(q, 5)
+    assert top.copy_score > max([m.copy_score for m in plain if m.video_id == "a/museum"], default=0.0) + 0.05
 
 
 def test_a_clip_is_matched_at_its_every_frame_whatever_the_phase(searcher, embed, tmp_path):
