@@ -168,7 +168,8 @@ def register(pairs: list[tuple[np.ndarray, int]], pictures: Pictures, window: np
     """The one window of video pictures that query pictures show, over ``pairs`` of ``(query
     signatures (n, 1, cells): frames of one moment, index of a video frame in pictures)``: refined
     from ``window`` by moving each edge in and out by ``steps`` while the mean agreement (each
-    pair's best over its query frames) rises, a pattern search. A crop's own geometry, which no
+    pair's best over its query frames; from three pairs on the worst is left out, as a moment past
+    the copy's end) rises, a pattern search. A crop's own geometry, which no
     fixed grid of windows meets closely enough for detail to line up; fitted on several moments
     of a copy at once, it is a copy's geometry and not a fit to one picture's noise. Returns the
     window and its mean agreement."""
@@ -176,9 +177,10 @@ def register(pairs: list[tuple[np.ndarray, int]], pictures: Pictures, window: np
     moves = np.vstack([np.eye(4), -np.eye(4)])
     frames = np.array([f for _, f in pairs])
 
-    def agreement(windows: np.ndarray) -> np.ndarray:
+    def agreement(windows: np.ndarray) -> np.ndarray:  # the mean over the pairs, the worst left out from three on
         sigs = pictures.signature(windows, frames)
-        return np.mean([window_agreement(q, sigs[i], *grid).max(axis=0) for i, (q, _) in enumerate(pairs)], axis=0)
+        each = np.sort([window_agreement(q, sigs[i], *grid).max(axis=0) for i, (q, _) in enumerate(pairs)], axis=0)
+        return each[int(len(pairs) >= 3):].mean(axis=0)
 
     best = np.asarray(window, np.float64)
     score = float(agreement(best[None])[0])

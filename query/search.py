@@ -368,10 +368,11 @@ class Searcher:
         crop of video frames near them by features: off-centre, the aspect changed, scaled back
         to full size. Detail lines up only if the crop's window is met within about a cell, which
         no grid of windows small enough to keep for every frame does. So for the candidates whose
-        frames are most often among the ``crop_search_frames`` nearest a query slot, the window
-        is found: the best of a coarse grid (:func:`crop_windows`) on their nearest pairs, refined
-        (:func:`register`) on that pair and the moments either side (one geometry serves a whole
-        copied piece), and then tried on all their near pairs."""
+        frames are most often among the ``crop_search_frames`` nearest a query slot, the best of
+        a coarse grid of windows (:func:`crop_windows`) on their nearest pairs is found; the
+        ``crop_register`` best of those are refined (:func:`register`) on that pair and the
+        moments either side (one geometry serves a whole copied piece), and that one window is
+        compared with every frame around them, from every slot."""
         st = self.settings
         slots = at[pheads]
         width = sim.shape[2]
@@ -388,27 +389,31 @@ class Searcher:
         np.add.at(votes, cand[ok], closeness[ok])
         coarse = crop_windows(st.crop_search_scales, st.crop_search_shifts)
         grid = signature_grid(*self.bundle.frames.shape)
-        for c in np.argsort(-votes, kind="stable")[:st.crop_register]:
+        # the candidates nearest most often: their nearest pairs (a few) at the coarse windows give
+        # a pair and window to start from; the best starts are refined
+        starts = []
+        for c in np.argsort(-votes, kind="stable")[:2 * st.crop_register]:
             if votes[c] <= 0:
                 break
-            v, n = candidates[c], int(self.offsets[candidates[c] + 1] - self.offsets[candidates[c]])
             mine = ok & (cand == c)
-            pictures = Pictures(self.bundle.frames.take(np.arange(self.offsets[v], self.offsets[v + 1])))
-            # its nearest pairs (a few) at the coarse windows: the best pair and window to start from
+            v, n = candidates[c], int(self.offsets[candidates[c] + 1] - self.offsets[candidates[c]])
+            lo, hi = max(int(col[mine].min()) - 3, 0), min(int(col[mine].max()) + 4, n)  # and the moments around
+            pictures = Pictures(self.bundle.frames.take(np.arange(self.offsets[v] + lo, self.offsets[v] + hi)))
             pairs = sorted(zip(*np.nonzero(mine)), key=lambda sj: -closeness[sj])[:3]
-            start = [(window_agreement(qpix[slice(*bounds[s])], pictures.signature(coarse, [col[s, j]])[0], *grid)
-                      .max(axis=0)) for s, j in pairs]
-            best = int(np.argmax([a.max() for a in start]))
-            s0, f0 = pairs[best][0], int(col[pairs[best]])
-            moments = [(qpix[slice(*bounds[t])], f0 + t - s0) for t in (s0 - 1, s0, s0 + 1)
-                       if 0 <= t < len(slots) and 0 <= f0 + t - s0 < n]
-            window, _ = register(moments, pictures, coarse[int(np.argmax(start[best]))])
-            frames = np.unique(col[mine])
-            sigs = pictures.signature(window[None], frames)[:, 0]
-            for s in np.flatnonzero(mine.any(axis=1)):
-                j = col[s, mine[s]]
-                agree = pixel_agreement(qpix[slice(*bounds[s])], sigs[np.searchsorted(frames, j)][:, None], *grid).max(axis=0)
-                pix[c, slots[s], j] = np.maximum(pix[c, slots[s], j], agree)
+            agree = [window_agreement(qpix[slice(*bounds[s])], pictures.signature(coarse, [col[s, j] - lo])[0], *grid)
+                     .max(axis=0) for s, j in pairs]
+            best = int(np.argmax([a.max() for a in agree]))
+            starts.append((float(agree[best].max()), int(c), pairs[best], coarse[int(np.argmax(agree[best]))], pictures, lo, hi))
+        for _, c, (s0, j0), window, pictures, lo, hi in sorted(starts, key=lambda x: -x[0])[:st.crop_register]:
+            f0 = int(col[s0, j0])
+            moments = [(qpix[slice(*bounds[t])], f0 + t - s0 - lo) for t in (s0 - 1, s0, s0 + 1)
+                       if 0 <= t < len(slots) and lo <= f0 + t - s0 < hi]
+            window, _ = register(moments, pictures, window)
+            # that one window on every frame around the candidate's near pairs, against every slot
+            sigs = pictures.signature(window[None])[:, 0]
+            for s in range(len(slots)):
+                agree = pixel_agreement(qpix[slice(*bounds[s])], sigs[:, None], *grid).max(axis=0)
+                pix[c, slots[s], lo:hi] = np.maximum(pix[c, slots[s], lo:hi], agree)
 
     def _candidates(self, q: Query, count: int) -> list[int]:
         """Videos voted for by query frames' nearest frames (each video's best frame per query

@@ -34,8 +34,10 @@ class SearchSettings:
     per query frame, among all candidates) at every window of ``crop_search_scales`` x
     ``crop_search_shifts``: an off-centre crop that changed the aspect and was scaled back to full
     size. 0: centred crops only."""
-    crop_register: int = 8
-    """Candidates whose best crop pair has its window refined (one geometry per copied piece)."""
+    crop_register: int = 12
+    """Candidates whose crop window is refined (one geometry per copied piece): of twice as many
+    nearest most often, those whose nearest pairs agree best at a coarse window. Each costs clip
+    queries about 15 ms."""
     crop_search_scales: tuple[float, ...] = (0.95, 0.85, 0.75, 0.65)
     """Widths and heights (fractions of the picture, independently) of the windows searched for crops."""
     crop_search_shifts: tuple[float, ...] = (-0.06, 0.0, 0.06)
@@ -61,10 +63,10 @@ class SearchSettings:
     """Copied segments kept per result."""
     min_segment_score: float = 0.05
     """Segments scoring less are not reported."""
-    copy_threshold: float = 0.57
-    """Calibrated copy score at or above which a result is a copy: bench/quality.py --write
-    (2026-11-24) found 0.563, which none of its 80 non-copy queries reach (at most 1 % allowed),
-    while 0.92 of its 200 copied 3 s pieces do (see BENCHMARKS.md)."""
+    copy_threshold: float = 0.58
+    """Calibrated copy score at or above which a result is a copy: bench/quality.py --cases copies
+    (2026-12-03, with the crop search) found 0.577, which none of its 80 non-copy queries reach (at
+    most 1 % allowed), while 0.95 of its 200 copied 3 s pieces do (see BENCHMARKS.md)."""
     anomaly_neighbours: int = 3
     """A video's path isolation is its mean fingerprint distance to this many nearest videos."""
     path_isolation_weight: float = 0.5
