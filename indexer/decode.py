@@ -219,7 +219,7 @@ class VideoReader:
                     self.info.duration_s = max(self.info.duration_s, t)
                     self.info.sampled_frames += 1
                     yield t, self._thumbnail(frame)
-                    next_t += interval * max(1, math.floor((t - next_t) / interval) + 1)
+                    next_t = next_tick(next_t, t, interval)
                     if end is not None and next_t >= end - 1e-6:
                         return
         except av.error.FFmpegError as exc:
@@ -311,6 +311,12 @@ class VideoReader:
 
     def _thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
         return self._fit(frame, self.settings.thumb_width, self.settings.thumb_height)
+
+
+def next_tick(tick: float, t: float, interval: float) -> float:
+    """The sampling tick after a frame at ``t`` was taken for ``tick``: the first multiple of
+    ``interval`` past ``t``, and always past ``tick`` (a frame a hair before its tick counts)."""
+    return tick + interval * max(1, math.floor((t - tick) / interval) + 1)
 
 
 def _frame_time(frame: av.VideoFrame, index: int, rate) -> float:

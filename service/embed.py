@@ -1,7 +1,6 @@
 """Embed an uploaded clip into the served map: decode, backbone, frozen PCA + autoencoder."""
 from __future__ import annotations
 
-import math
 import tempfile
 import threading
 from dataclasses import replace
@@ -11,7 +10,7 @@ import numpy as np
 
 from indexer import BackboneSettings, Code, SamplingSettings, VidatlasError
 from indexer.backbone import Backbone
-from indexer.decode import VideoReader, read_samples
+from indexer.decode import VideoReader, next_tick, read_samples
 
 from query.copies import pixel_signature
 from query.search import Query, Searcher
@@ -87,5 +86,5 @@ class ClipEmbedder:
                 if t >= next_t - 1e-6:  # as the reader samples: the first frame at or after each tick
                     times.append(t)
                     thumbs.append(thumb)
-                    next_t += step * (math.floor((t - next_t) / step) + 1)
+                    next_t = next_tick(next_t, t, step)
         return np.asarray(times, np.float64), np.stack(thumbs), np.asarray(ptimes, np.float64), np.stack(pixels)

@@ -3,7 +3,7 @@ import av
 import numpy as np
 import pytest
 
-from indexer.decode import VideoReader, fit_size, letterbox, read_samples
+from indexer.decode import VideoReader, fit_size, letterbox, next_tick, read_samples
 from indexer.errors import VidatlasError
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
@@ -216,3 +216,12 @@ def test_an_absurd_declared_duration_is_not_trusted(tmp_path):
     np.testing.assert_allclose(times, [0, 1, 2])
     assert info.decoded_frames <= 36  # the file's own frames, no more
     assert info.duration_s == pytest.approx(2.0)
+
+
+def test_the_next_tick_is_always_past_the_one_a_frame_was_taken_for():
+    """The indexer and the clip embedder share one tick rule: a frame a hair before its tick
+    (timestamps in rational time bases) still moves sampling on, and a gap skips ticks."""
+    assert next_tick(1.0, 1.0 - 1e-7, 1.0) == 2.0   # the rule the clip path had gave 1.0: a frame taken twice
+    assert next_tick(1.0, 1.0, 1.0) == 2.0
+    assert next_tick(1.0, 3.5, 1.0) == 4.0           # a 2.5 s gap: the ticks it spans are gone
+    assert next_tick(0.0, 0.24, 0.25) == 0.25
