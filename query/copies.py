@@ -49,6 +49,7 @@ def centred(scales: tuple[float, ...]) -> np.ndarray:
     return np.stack([m, 1 - m, m, 1 - m], axis=1)
 
 
+@functools.lru_cache(maxsize=8)
 def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.ndarray:
     """Windows of every width and height in ``scales`` (independently: a crop may change the
     aspect), their centres moved by each of ``shifts`` (fractions of the picture) across and down,
@@ -61,7 +62,9 @@ def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.nda
                     cy = min(max(0.5 + dy, sy / 2), 1 - sy / 2)
                     cx = min(max(0.5 + dx, sx / 2), 1 - sx / 2)
                     out.append((cy - sy / 2, cy + sy / 2, cx - sx / 2, cx + sx / 2))
-    return np.unique(np.round(np.array(out, np.float64), 6), axis=0)
+    windows = np.unique(np.round(np.array(out, np.float64), 6), axis=0)
+    windows.flags.writeable = False  # shared by every query (cached)
+    return windows
 
 
 class Pictures:
@@ -70,7 +73,7 @@ class Pictures:
     def __init__(self, thumbs: np.ndarray):
         t = np.asarray(thumbs)
         n, h, w = t.shape[:3]
-        block = PIXEL_BLOCK if min(h, w) >= PIXEL_BLOCK else 1  # tiny thumbnails: every pixel a cell
+        block = _block(h, w)
         self.rows, self.cols = h // block, w // block
         self.h, self.w = self.rows * block, self.cols * block
         grey = t[:, :self.h, :self.w].sum(axis=-1, dtype=np.uint16 if t.dtype == np.uint8 else np.float32)
@@ -198,9 +201,14 @@ def register(pairs: list[tuple[np.ndarray, int]], pictures: Pictures, window: np
     return best, score
 
 
+def _block(height: int, width: int) -> int:
+    """Thumbnail pixels per signature cell: ``PIXEL_BLOCK``, or 1 for tiny thumbnails (every pixel a cell)."""
+    return PIXEL_BLOCK if min(height, width) >= PIXEL_BLOCK else 1
+
+
 def signature_grid(thumb_height: int, thumb_width: int) -> tuple[int, int]:
     """The ``(rows, cols)`` of signatures made from thumbnails of this size."""
-    block = PIXEL_BLOCK if min(thumb_height, thumb_width) >= PIXEL_BLOCK else 1
+    block = _block(thumb_height, thumb_width)
     return thumb_height // block, thumb_width // block
 
 

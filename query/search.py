@@ -396,7 +396,8 @@ class Searcher:
             if votes[c] <= 0:
                 break
             mine = ok & (cand == c)
-            v, n = candidates[c], int(self.offsets[candidates[c] + 1] - self.offsets[candidates[c]])
+            v = candidates[c]
+            n = int(self.offsets[v + 1] - self.offsets[v])
             lo, hi = max(int(col[mine].min()) - 3, 0), min(int(col[mine].max()) + 4, n)  # and the moments around
             pictures = Pictures(self.bundle.frames.take(np.arange(self.offsets[v] + lo, self.offsets[v] + hi)))
             pairs = sorted(zip(*np.nonzero(mine)), key=lambda sj: -closeness[sj])[:3]
