@@ -163,10 +163,9 @@ def _each(values: list[float]) -> str:
 
 
 def spreading_cost(sizes=(10_000, 100_000), classes: int = 20, per_video: int = 100) -> str:
-    """Graph build (FAISS kNN over all frames, exact below 20k frames, IVF above, as in bundles)
+    """Graph build (FAISS kNN over all frames through the frame index a bundle of that size gets)
     and one spread, on clustered random features laid out as videos of ``per_video`` frames."""
-    import faiss
-    from indexer.bundle import EXACT_LIMIT, NPROBE
+    from indexer import frameindex
     rows = []
     for n in sizes:
         rng = np.random.default_rng(n)
@@ -174,14 +173,8 @@ def spreading_cost(sizes=(10_000, 100_000), classes: int = 20, per_video: int = 
         feats = centres[np.repeat(np.arange(len(centres)), 50)] + 0.5 * rng.normal(size=(n, 256)).astype(np.float32)
         feats /= np.linalg.norm(feats, axis=1, keepdims=True)
         offsets = np.arange(0, n + 1, per_video)
-        if n > EXACT_LIMIT:
-            nlist = int(4 * np.sqrt(n))
-            idx = faiss.index_factory(256, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
-            idx.train(feats[rng.choice(n, 32 * nlist, replace=False)])
-            faiss.extract_index_ivf(idx).nprobe = NPROBE
-        else:
-            idx = faiss.IndexFlatIP(256)
-        idx.add(feats)
+        plan = frameindex.choose(n, feats.shape[1])
+        idx = frameindex.FrameIndex(frameindex.build(feats, plan), feats, plan.refine)
         t0 = time.perf_counter()
         g = graph.build(idx, feats, offsets)
         t_graph = time.perf_counter() - t0

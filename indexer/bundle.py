@@ -17,7 +17,6 @@ interrupted writer leaves the previous version serving.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -25,16 +24,19 @@ import re
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from . import frameindex
 from .debris import tag
 from .errors import Code, VidatlasError
 from .framestore import FrameStore, link_or_copy
 from .mapmodel import MapModel
+from .settings import available_cores
 
 FORMAT = "vidatlas-bundle"
 FORMAT_VERSION = 1
@@ -89,56 +91,29 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-EXACT_LIMIT = 20_000  # frames; above this the frame-feature index is an IVF (approximate)
-NPROBE = 16
-IVF_CODES = "SQ8"  # approximate index: 8-bit scalar-quantised vectors (d bytes a frame, a quarter of Flat's)
-RECALL_QUERIES = 500  # frames whose neighbours the approximate index is checked on at build time
-
-
-def frame_index_recall(index: faiss.Index, feats: np.ndarray, k: int = 10, queries: int = RECALL_QUERIES,
-                       seed: int = 0) -> float:
-    """recall@k of ``index`` against exact inner-product search on a seeded sample of its own frames."""
-    rows = np.random.default_rng(seed).choice(len(feats), min(queries, len(feats)), replace=False)
-    exact = faiss.IndexFlatIP(feats.shape[1])
-    exact.add(feats)
-    q = np.ascontiguousarray(feats[rows])
-    _, truth = exact.search(q, k)
-    _, found = index.search(q, k)
-    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, found)]))
-
-
-def describe_frame_index(index: faiss.Index, feats: np.ndarray) -> dict:
-    """What the manifest records about the frame-feature index: its kind, and for an approximate
-    one its search breadth and measured recall@10 against exact search."""
-    if not isinstance(index, faiss.IndexIVF):
-        return {"kind": "exact", "recall_at_10": 1.0}
-    return {"kind": f"IVF{index.nlist},{IVF_CODES}", "nprobe": int(index.nprobe),
-            "recall_at_10": round(frame_index_recall(index, feats), 4), "recall_queries": RECALL_QUERIES}
-
-
-def build_faiss(content: BundleContent) -> tuple[dict[str, faiss.Index], dict]:
-    """Cosine over reduced features (exact up to EXACT_LIMIT frames, IVF with 8-bit codes above), L2 over codes
-    and over fingerprints (exact); and the frame index's description for the manifest. Features given
-    as contiguous float32 are normalised in place (no copy of the largest array)."""
-    feats = np.ascontiguousarray(content.features, np.float32)
-    faiss.normalize_L2(feats)
-    n, d = feats.shape
-    if n > EXACT_LIMIT:
-        nlist = int(4 * np.sqrt(n))
-        by_feature = faiss.index_factory(d, f"IVF{nlist},{IVF_CODES}", faiss.METRIC_INNER_PRODUCT)
-        sample = feats[np.random.default_rng(0).choice(n, min(n, 32 * nlist), replace=False)]
-        by_feature.train(sample)
-        faiss.extract_index_ivf(by_feature).nprobe = NPROBE
-    else:
-        by_feature = faiss.IndexFlatIP(d)
-    by_feature.add(feats)
+def build_faiss(content: BundleContent, features, plan: frameindex.IndexPlan) -> tuple[dict, dict]:
+    """The frame index of ``plan`` over the stored unit ``features`` (see :mod:`.frameindex`), L2 over
+    codes and over fingerprints (exact); and the frame index's description for the manifest."""
+    frames = frameindex.FrameIndex(frameindex.build(features, plan), features, plan.refine)
     by_code = faiss.IndexFlatL2(2)
     by_code.add(np.ascontiguousarray(content.codes, np.float32))
     fp = content.fingerprints.reshape(len(content.fingerprints), -1)
     by_path = faiss.IndexFlatL2(max(1, fp.shape[1]))
     by_path.add(np.ascontiguousarray(fp, np.float32))
-    indexes = {"frames_features": by_feature, "frames_codes": by_code, "fingerprints": by_path}
-    return indexes, describe_frame_index(faiss.downcast_index(by_feature), feats)
+    indexes = {"frames_features": frames, "frames_codes": by_code, "fingerprints": by_path}
+    return indexes, frameindex.describe(plan, frames, features)
+
+
+def _write_unit_features(path: Path, feats) -> np.memmap:
+    """``feats`` written unit length in float16, a chunk at a time (no full-size float32 copy)."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=feats.shape)
+    for a in range(0, len(feats), frameindex.CHUNK):
+        b = min(len(feats), a + frameindex.CHUNK)
+        x = np.array(feats[a:b], np.float32)
+        faiss.normalize_L2(x)
+        out[a:b] = x
+    out.flush()
+    return np.load(path, mmap_mode="r")
 
 
 def next_version(atlas: Path) -> str:
@@ -146,8 +121,9 @@ def next_version(atlas: Path) -> str:
     return f"v{max(numbers, default=0) + 1:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
 
 
-def write_bundle(atlas: Path, content: BundleContent) -> Path:
-    """Write ``content`` as a new version under ``atlas`` and point ``CURRENT`` at it."""
+def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frameindex.DEFAULT_BUDGET) -> Path:
+    """Write ``content`` as a new version under ``atlas`` and point ``CURRENT`` at it, with the
+    frame index chosen for a server of ``memory_budget`` bytes (see :mod:`.frameindex`)."""
     atlas = Path(atlas)
     atlas.mkdir(parents=True, exist_ok=True)
     version = next_version(atlas)
@@ -157,17 +133,16 @@ def write_bundle(atlas: Path, content: BundleContent) -> Path:
     try:
         files: dict[str, dict] = {}
         # features are stored unit length in float16 (half the bytes; cosines move by < 1e-3): the
-        # service aligns on them memory-mapped, with no copy; the frame index is built from float32
-        unit = np.array(content.features, np.float32)  # our own copy: build_faiss normalises it again in place
-        faiss.normalize_L2(unit)
-        stored = unit.astype(np.float16)
-        indexes, frame_index = build_faiss(dataclasses.replace(content, features=unit))
-        content = dataclasses.replace(content, features=stored)
-        arrays = {name: getattr(content, name) for name in _ARRAYS}
-        for name, arr in arrays.items():
-            np.save(stage / f"{name}.npy", np.ascontiguousarray(arr))
+        # service aligns on them memory-mapped, with no copy; the frame index is built from them
+        stored = _write_unit_features(stage / "features.npy", content.features)
+        plan = frameindex.choose(*stored.shape, memory_budget)
+        indexes, frame_index = build_faiss(content, stored, plan)
+        for name in _ARRAYS:
+            if name != "features":
+                np.save(stage / f"{name}.npy", np.ascontiguousarray(getattr(content, name)))
         for name, index in indexes.items():
-            faiss.write_index(index, str(stage / f"{name}.faiss"))
+            faiss.write_index(getattr(index, "index", index), str(stage / f"{name}.faiss"))
+        del stored, indexes  # the staged files are renamed below: no mapping of them stays open
         _write_file(stage / "model.pt", content.model.to_bytes())
         _write_file(stage / "videos.json", json.dumps(content.videos, indent=1).encode())
         _write_file(stage / "labels.json", json.dumps(content.labels, indent=1).encode())
@@ -235,7 +210,7 @@ class Bundle:
     path: Path
     manifest: dict
     content: BundleContent
-    indexes: dict[str, faiss.Index]
+    indexes: dict  # FAISS indexes; "frames_features" is a frameindex.FrameIndex
     frames: FrameStore
 
     @property
@@ -259,21 +234,25 @@ def read_bundle(path: Path, verify: bool = True) -> Bundle:
         raise VidatlasError(
             f"{root} is format {manifest.get('format')!r} v{manifest.get('format_version')}, "
             f"this build reads {FORMAT!r} v{FORMAT_VERSION}", Code.FAILED_PRECONDITION)
-    for name, meta in manifest.get("files", {}).items():
+    files = manifest.get("files", {})
+    for name, meta in files.items():
         file = root / name
         if not file.is_file() or file.stat().st_size != meta["bytes"]:
             raise VidatlasError(f"bundle file missing or truncated: {file}", Code.DATA_LOSS)
-        if verify and _sha256(file) != meta["sha256"]:
-            raise VidatlasError(f"bundle file checksum mismatch: {file}", Code.DATA_LOSS)
+    if verify:  # hashlib lets go of the GIL: the large files are hashed side by side
+        with ThreadPoolExecutor(available_cores()) as pool:
+            digests = dict(zip(files, pool.map(_sha256, [root / n for n in files])))
+        for name, meta in files.items():
+            if digests[name] != meta["sha256"]:
+                raise VidatlasError(f"bundle file checksum mismatch: {root / name}", Code.DATA_LOSS)
     try:
         arrays = {n: np.load(root / f"{n}.npy", mmap_mode="r" if n == "features" else None) for n in _ARRAYS}
         videos = json.loads((root / "videos.json").read_text())
         labels = json.loads((root / "labels.json").read_text())
         model = MapModel.from_bytes((root / "model.pt").read_bytes())
-        indexes = {n: faiss.read_index(str(root / f"{n}.faiss"))
-                   for n in ("frames_features", "frames_codes", "fingerprints")}
-        if isinstance(indexes["frames_features"], faiss.IndexIVF):
-            indexes["frames_features"].nprobe = NPROBE
+        indexes = {n: faiss.read_index(str(root / f"{n}.faiss")) for n in ("frames_codes", "fingerprints")}
+        indexes["frames_features"] = frameindex.load(root / "frames_features.faiss", arrays["features"],
+                                                     manifest.get("frame_index", {}))
     except VidatlasError:
         raise
     except Exception as exc:

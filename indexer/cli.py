@@ -50,7 +50,8 @@ def settings_from(args: argparse.Namespace) -> IndexSettings:
     backbone = given(s.backbone, name=args.backbone, weights=args.weights, batch_size=args.batch_size,
                      threads=args.threads, device=args.device)
     mapping = given(s.map, epochs=args.epochs, seed=args.seed, pca_dim=args.pca_dim, objective=args.map_objective)
-    return dataclasses.replace(s, sampling=sampling, backbone=backbone, map=mapping,
+    store = given(s.store, memory_budget=args.memory_budget)
+    return dataclasses.replace(s, sampling=sampling, backbone=backbone, map=mapping, store=store,
                                progress=not args.no_progress)
 
 
@@ -98,6 +99,11 @@ def add_parsers(sub) -> None:
                                               "(default 20, at most 400 steps; training usually stops earlier on convergence)")
     g.add_argument("--pca-dim", type=int, help="PCA output size (default 256)")
     g.add_argument("--seed", type=int, help="random seed; same seed and input give the same bundle")
+    g = p.add_argument_group("bundle")
+    g.add_argument("--memory-budget", metavar="SIZE",
+                   help="memory of the server that will load the bundle (e.g. 4GiB, 16Gi, 512MiB; default 4GiB, "
+                        "the chart's pod limit): the frame index gets the most exact codes that fit (exact up to "
+                        "20k frames, then 8-bit, 4-bit or product codes) and is paged from disk past it")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
     p.set_defaults(func=cmd_index, parser=p)

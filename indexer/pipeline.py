@@ -376,7 +376,7 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
     content = _assemble(rows, model, settings, labels, _manifest(settings, cache.dir.name, weights_digest, model),
                         report)
     with stage(report, "write"):
-        return write_bundle(atlas, content)
+        return write_bundle(atlas, content, settings.store.budget_bytes)
 
 
 def _work_dir(atlas: Path, work_dir: Path | None) -> Path:
@@ -525,7 +525,7 @@ def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path)
     manifest["base_version"] = old.version
     content = _assemble([rows[k] for k in sorted(rows)], c.model, settings, labels, manifest, report)
     with stage(report, "write"):
-        report.bundle = str(write_bundle(atlas, content))
+        report.bundle = str(write_bundle(atlas, content, settings.store.budget_bytes))
     return report
 
 

@@ -9,10 +9,26 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import VidatlasError
+from .errors import Code, VidatlasError
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30,
+          "t": 1 << 40, "tib": 1 << 40}
+
+
+def parse_bytes(text: str | int) -> int:
+    """``"4GiB"``, ``"4Gi"`` (as Kubernetes writes a pod limit), ``"512MiB"``, ``"6G"``, ``"1.5GB"``
+    or a plain byte count → bytes. G, M and K alone are binary, as in ``free -g``."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else ""
+    unit = unit + "b" if unit.endswith("i") else unit
+    if not m or unit not in _UNITS:
+        raise VidatlasError(f"not a size: {text!r} (write it as e.g. 4GiB, 512MiB or 6G)", Code.INVALID_ARGUMENT)
+    return int(float(m.group(1)) * _UNITS[unit])
 
 
 @dataclass(frozen=True)
@@ -117,15 +133,38 @@ class MapSettings:
     """Points in a video's resampled path."""
 
 
+SERVER_RUNTIME_BYTES = 768 << 20  # a server before any bundle: Python, torch, gRPC (measured ~0.6 GiB)
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """What the bundle's frame index may cost the server that loads it (see indexer/frameindex.py)."""
+
+    memory_budget: str = "4GiB"
+    """The server's memory: the frame index gets the most exact codes that fit in it beside the
+    runtime and per-frame arrays, and is paged from disk when even the smallest do not. The
+    default is the chart's server pod limit."""
+
+    @property
+    def budget_bytes(self) -> int:
+        budget = parse_bytes(self.memory_budget)
+        if budget <= SERVER_RUNTIME_BYTES:
+            raise VidatlasError(f"memory budget {self.memory_budget} leaves nothing beside the server's own "
+                                f"runtime ({SERVER_RUNTIME_BYTES >> 20} MiB)", Code.INVALID_ARGUMENT)
+        return budget
+
+
 @dataclass(frozen=True)
 class IndexSettings:
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     backbone: BackboneSettings = field(default_factory=BackboneSettings)
     map: MapSettings = field(default_factory=MapSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     progress: bool = True
 
     def validate(self) -> None:
         self.sampling.validate()
+        self.store.budget_bytes  # noqa: B018 (raises on a size it cannot read)
         if self.map.pca_dim < 2:
             raise VidatlasError("pca_dim must be at least 2")
         if self.map.objective not in ("seed", "neighbours"):

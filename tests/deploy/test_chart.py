@@ -79,12 +79,13 @@ def test_defaults_service_probes_redis_pvc_and_security(chart):
 def test_env_names_match_the_settings_objects(chart):
     from dataclasses import fields
 
-    from indexer.settings import BackboneSettings, MapSettings, SamplingSettings
+    from indexer.settings import BackboneSettings, MapSettings, SamplingSettings, StoreSettings
     from service.settings import ServiceSettings
     known = {f"VIDATLAS_SERVICE_{f.name.upper()}" for f in fields(ServiceSettings)}
     known |= {f"VIDATLAS_SAMPLING_{f.name.upper()}" for f in fields(SamplingSettings)}
     known |= {f"VIDATLAS_BACKBONE_{f.name.upper()}" for f in fields(BackboneSettings)}
     known |= {f"VIDATLAS_MAP_{f.name.upper()}" for f in fields(MapSettings)} | {"VIDATLAS_LOG_FORMAT"}
+    known |= {f"VIDATLAS_STORE_{f.name.upper()}" for f in fields(StoreSettings)}
     for d in render(chart, FULL):
         for spec in _pod_specs(d):
             for c in spec["containers"]:
@@ -138,7 +139,8 @@ def test_secrets_are_mounted_never_inlined(chart):
 @pytest.mark.parametrize("bad", [{"service": {"replicas": 0}}, {"indexer": {"shards": "four"}},
                                  {"redis": {"externalUrl": "http://nope"}}, {"image": {"pullPolicy": "Sometimes"}},
                                  {"bundle": {"mountPath": "relative/path"}},
-                                 {"service": {"extraEnv": {"PATH": "/evil"}}}])
+                                 {"service": {"extraEnv": {"PATH": "/evil"}}},
+                                 {"indexer": {"memoryBudget": "lots"}}])
 def test_schema_rejects_bad_values(chart, bad):
     with pytest.raises(HelmError):
         chart.validate_schema(bad)
@@ -151,3 +153,20 @@ def test_indexer_without_a_videos_claim_fails_to_render(chart):
 
 def test_values_schema_is_valid_json():
     json.loads(open(f"{CHART}/values.schema.json").read())
+
+
+def test_the_build_sizes_the_frame_index_for_the_servers_memory(chart):
+    """The merge job's memory budget is the service pods' limit unless given, in a spelling the
+    indexer reads as the same number of bytes."""
+    from indexer.settings import StoreSettings, parse_bytes
+
+    def budget(values):
+        build = next(d for d in by_kind(render(chart, values), "Job") if "build" in d["metadata"]["name"])
+        return env_of(build["spec"]["template"]["spec"]["containers"][0])["VIDATLAS_STORE_MEMORY_BUDGET"]
+
+    base = {"indexer": {"enabled": True}, "videos": {"existingClaim": "v"}}
+    assert parse_bytes(budget(base)) == StoreSettings().budget_bytes  # the chart's 4Gi pod limit
+    bigger = {**base, "service": {"resources": {"limits": {"cpu": "2", "memory": "12Gi"}}}}
+    assert parse_bytes(budget(bigger)) == 12 * 2**30
+    given = {**bigger, "indexer": {"enabled": True, "memoryBudget": "6GiB"}}
+    assert parse_bytes(budget(given)) == 6 * 2**30

@@ -53,6 +53,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: {{ .Values.indexer.fps | quote }}
 - name: VIDATLAS_BACKBONE_NAME
   value: {{ .Values.indexer.backbone | quote }}
+- name: VIDATLAS_STORE_MEMORY_BUDGET
+  value: {{ .Values.indexer.memoryBudget | default ((.Values.service.resources).limits).memory | default "4Gi" | quote }}
 - name: TMPDIR
   value: /tmp
 - name: VIDATLAS_LOG_FORMAT

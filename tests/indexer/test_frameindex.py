@@ -1,0 +1,95 @@
+"""The frame index chosen by memory budget, re-scored on the stored features, read memory-mapped."""
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+
+from indexer import frameindex as fi
+from indexer.errors import VidatlasError
+from indexer.settings import StoreSettings, parse_bytes
+
+
+def _clustered(n: int, d: int = 256, seed: int = 0) -> np.ndarray:
+    """Unit float16 rows around n/100 centres, as a bundle stores them."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n // 100, d)).astype(np.float32)
+    x = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 0.35, (n, d)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float16)
+
+
+def _budget_for(n: int, bytes_per_frame: int) -> int:
+    """The budget in which codes of ``bytes_per_frame`` just fit beside the runtime and the rows."""
+    return fi.RUNTIME_BYTES + n * (fi.ROW_BYTES + bytes_per_frame)
+
+
+def test_the_budget_picks_the_most_exact_codes_that_fit():
+    n, d = 10_000_000, 256
+    plans = [fi.choose(n, d, b) for b in (parse_bytes("64GiB"), _budget_for(n, d), _budget_for(n, d) - 1,
+                                          _budget_for(n, d // 2) - 1, parse_bytes("1GiB"))]
+    sizes = [p.bytes_per_frame for p in plans]
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 3  # 8-bit, 4-bit, product codes
+    assert plans[0].kind == plans[1].kind and "SQ8" in plans[0].kind and plans[0].refine == 1
+    for p in plans[:-1]:
+        assert p.resident and n * (p.bytes_per_frame + fi.ROW_BYTES) + fi.RUNTIME_BYTES <= p.budget
+    assert not plans[-1].resident  # not even product codes fit in 1 GiB: paged from disk
+    assert all(p.refine > 1 for p in plans[2:])  # compressed codes are re-scored on the features
+    assert fi.choose(fi.EXACT_LIMIT, d).exact and not fi.choose(fi.EXACT_LIMIT + 1, d).exact
+
+
+@pytest.mark.parametrize("text", ["4", "700MiB", "abc", "-3GiB", "4 parsecs"])
+def test_a_budget_the_server_cannot_live_in_is_refused_before_any_work(text):
+    with pytest.raises(VidatlasError, match="size|nothing beside"):
+        StoreSettings(memory_budget=text).budget_bytes
+    assert StoreSettings(memory_budget="4Gi").budget_bytes == StoreSettings().budget_bytes == 4 * 2**30
+
+
+@pytest.fixture(scope="module")
+def feats():
+    return _clustered(40_000)
+
+
+@pytest.mark.parametrize("bytes_per_frame", [128, 64])
+def test_compressed_codes_re_scored_on_the_features_find_the_true_neighbours(feats, bytes_per_frame):
+    plan = fi.choose(len(feats), feats.shape[1], _budget_for(len(feats), bytes_per_frame))
+    assert plan.bytes_per_frame == bytes_per_frame and plan.refine > 1
+    codes = fi.build(feats, plan)
+    rescored = fi.recall(fi.FrameIndex(codes, feats, plan.refine), feats)
+    assert rescored >= 0.95
+    # the codes alone are far from it: the re-scoring is doing the work
+    assert fi.recall(fi.FrameIndex(codes, feats, 1), feats) < rescored - 0.2
+    sims, rows = fi.FrameIndex(codes, feats, plan.refine).search(np.asarray(feats[:5], np.float32), 10)
+    exact = np.einsum("qd,qkd->qk", np.asarray(feats[:5], np.float32), np.asarray(feats[rows], np.float32))
+    np.testing.assert_allclose(sims, exact, atol=1e-5)  # exact cosines, best first
+    assert (np.diff(sims, axis=1) <= 0).all()
+
+
+def test_a_search_asking_for_more_than_there_is_pads_with_minus_one(feats):
+    small = feats[:30]
+    plan = fi.IndexPlan("Flat", 1024, 4, 0, True, fi.DEFAULT_BUDGET)
+    sims, rows = fi.FrameIndex(fi.build(small, plan), small, plan.refine).search(np.asarray(small[:2], np.float32), 50)
+    assert rows.shape == (2, 50) and (rows[:, 30:] == -1).all() and np.isneginf(sims[:, 30:]).all()
+    assert sorted(rows[0, :30]) == list(range(30))
+
+
+def test_inverted_lists_are_memory_mapped_from_the_bundle_file(feats, tmp_path):
+    plan = fi.choose(len(feats), feats.shape[1], _budget_for(len(feats), 128))
+    built = fi.FrameIndex(fi.build(feats, plan), feats, plan.refine)
+    path = tmp_path / "frames_features.faiss"
+    faiss.write_index(built.index, str(path))
+    loaded = fi.load(path, feats, fi.describe(plan, built, feats))
+    lists = faiss.downcast_InvertedLists(loaded.ivf.invlists)
+    assert isinstance(lists, faiss.OnDiskInvertedLists)
+    assert any(str(path) in line for line in open("/proc/self/maps"))
+    q = np.asarray(feats[::997], np.float32)
+    for a, b in zip(built.search(q, 10), loaded.search(q, 10)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.ivf.nprobe == plan.nprobe and loaded.refine == plan.refine
+
+
+def test_exact_neighbours_in_chunks_equal_one_brute_force_pass(feats):
+    q = np.asarray(feats[:20], np.float32)
+    chunked = fi.exact_neighbours(feats[:5000], q, 10, chunk=777)
+    whole = np.argsort(-(q @ np.asarray(feats[:5000], np.float32).T), axis=1, kind="stable")[:, :10]
+    assert (chunked[:, 0] == np.arange(20)).all()
+    assert np.mean([len(set(a) & set(b)) for a, b in zip(chunked, whole)]) >= 9.9  # float ties aside
