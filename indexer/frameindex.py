@@ -86,6 +86,17 @@ def choose(n: int, d: int, budget: int = DEFAULT_BUDGET) -> IndexPlan:
     return IndexPlan(kind, size, refine, NPROBE, False, budget)
 
 
+def float32_rows(feats, rows) -> np.ndarray:
+    """``feats[rows]`` as float32. Stored features are float16, and numpy widens float16 one
+    element at a time (3 ms for 6,000 rows of 256); torch does it with the CPU's F16C
+    instructions (0.2 ms), exactly (every float16 is a float32)."""
+    x = np.asarray(feats[rows])
+    if x.dtype != np.float16:
+        return np.asarray(x, np.float32)
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(x)).float().numpy()
+
+
 def _unit_chunk(feats, a: int, b: int) -> np.ndarray:
     x = np.array(feats[a:b], np.float32)
     faiss.normalize_L2(x)
@@ -136,10 +147,8 @@ class FrameIndex:
         _, rows = self.index.search(queries, min(self.ntotal, k * self.refine))
         found = rows >= 0
         safe = np.where(found, rows, 0)
-        order = np.argsort(safe, axis=None)  # memory-mapped rows read in file order
-        cand = np.empty((safe.size, queries.shape[1]), np.float32)
-        cand[order] = self.feats[safe.ravel()[order]]
-        sims = np.einsum("qd,qkd->qk", queries, cand.reshape(*rows.shape, -1))
+        cand = float32_rows(self.feats, safe.ravel()).reshape(*rows.shape, -1)
+        sims = np.einsum("qd,qkd->qk", queries, cand)
         sims[~found] = -np.inf
         best = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         sims, rows = np.take_along_axis(sims, best, 1), np.take_along_axis(rows, best, 1)

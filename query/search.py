@@ -30,6 +30,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 from indexer import Code, VidatlasError
+from indexer.frameindex import float32_rows
 from indexer.paths import fingerprint
 
 from . import content, graph
@@ -173,7 +174,8 @@ class Searcher:
         self._spread: dict[int, list[tuple[int, float]]] = {}
         self._graph: graph.FrameGraph | None = None
         self._memo: dict = {}
-        self._pixels: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+        # video -> (signatures of its every frame, which of them are computed yet)
+        self._pixels: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
         self._pixel_bytes = 0
         self.period = 1.0 / float(bundle.manifest.get("sampling", {}).get("fps", 1.0))
 
@@ -239,7 +241,7 @@ class Searcher:
         if not keep.any():
             raise VidatlasError(f"no frames of {video_id!r} in {start_s}..{end_s or 'end'} s", Code.INVALID_ARGUMENT)
         rows = np.arange(a, b)[keep]
-        return Query(self.frame_time[rows], np.asarray(self.feats[rows], np.float32), self.codes[rows], video=i,
+        return Query(self.frame_time[rows], float32_rows(self.feats, rows), self.codes[rows], video=i,
                      whole=bool(keep.all()))
 
     def query_for_frames(self, times: np.ndarray, reduced: np.ndarray, codes: np.ndarray,
@@ -249,23 +251,34 @@ class Searcher:
         return Query(np.asarray(times, np.float64), _unit(reduced), np.asarray(codes, np.float32), pixels=pixels,
                      pixel_times=None if pixel_times is None else np.asarray(pixel_times, np.float64))
 
-    def pixels(self, v: int) -> np.ndarray:
-        """Video ``v``'s pixel signatures at every crop scale, from its thumbnails on first use; the
-        most recently used are kept, up to ``pixel_cache_mb``."""
+    def pixels(self, v: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Pixel signatures at every crop scale of video ``v``'s frames ``rows`` (its own frame
+        numbers, boolean or integer; all frames when None). Each frame's are computed from its
+        thumbnail the first time a query needs that frame, so a search pays for the frames its
+        features came near, not for whole videos; the most recently used videos are kept, up to
+        ``pixel_cache_mb``."""
+        a, b = int(self.offsets[v]), int(self.offsets[v + 1])
+        want = np.arange(b - a) if rows is None else np.arange(b - a)[rows]
         with self._lock:
-            sig = self._pixels.get(v)
-            if sig is not None:
+            entry = self._pixels.get(v)
+            if entry is not None:
                 self._pixels.move_to_end(v)
-                return sig
-        sig = pixel_signature(self.bundle.frames.take(np.arange(self.offsets[v], self.offsets[v + 1])),
-                              self.settings.crop_scales)
-        with self._lock:  # a race computes it twice, never wrongly
-            if v not in self._pixels:
-                self._pixels[v] = sig
-                self._pixel_bytes += sig.nbytes
-            while self._pixel_bytes > self.settings.pixel_cache_mb << 20 and len(self._pixels) > 1:
-                self._pixel_bytes -= self._pixels.popitem(last=False)[1].nbytes
-        return sig
+        # (with nothing asked for, a first call still computes one frame: the array's shape)
+        missing = (want if len(want) else np.arange(1)) if entry is None else want[~entry[1][want]]
+        if len(missing):
+            missing = np.unique(missing)
+            new = pixel_signature(self.bundle.frames.take(a + missing), self.settings.crop_scales)
+            with self._lock:  # a race computes a frame twice, never wrongly
+                entry = self._pixels.get(v)
+                if entry is None:
+                    entry = (np.zeros((b - a, *new.shape[1:]), new.dtype), np.zeros(b - a, bool))
+                    self._pixels[v] = entry
+                    self._pixel_bytes += entry[0].nbytes
+                entry[0][missing] = new
+                entry[1][missing] = True
+                while self._pixel_bytes > self.settings.pixel_cache_mb << 20 and len(self._pixels) > 1:
+                    self._pixel_bytes -= self._pixels.popitem(last=False)[1][0].nbytes
+        return entry[0][want]
 
     def rows_of(self, q: Query) -> np.ndarray | None:
         """The bundle rows of an indexed query's frames (None for a clip)."""
@@ -278,7 +291,7 @@ class Searcher:
         if q.pixels is not None:
             return q.pixels
         rows = self.rows_of(q)
-        return None if rows is None else self.pixels(q.video)[rows - int(self.offsets[q.video])]
+        return None if rows is None else self.pixels(q.video, rows - int(self.offsets[q.video]))
 
     def similar(self, q: Query, k: int, mode: str | None = None) -> list[Match]:
         """The ``k`` videos most like ``q``, searched (``neighbours.similar`` first looks in the
@@ -305,7 +318,7 @@ class Searcher:
         col = np.arange(width)
         valid = col[None, :] < lengths[:, None]
         frames = (np.array([a for a, _ in spans])[:, None] + col[None, :])[valid]
-        flat = np.maximum.reduceat(self.feats[frames] @ q.feats.T, heads, axis=1)
+        flat = np.maximum.reduceat(float32_rows(self.feats, frames) @ q.feats.T, heads, axis=1)
         sim = np.full((len(candidates), width, len(heads)), -np.inf, np.float32)
         sim[valid] = flat
         sim = np.ascontiguousarray(sim.transpose(0, 2, 1))
@@ -322,7 +335,7 @@ class Searcher:
             # only frames some query frame's features come near (at all) are compared by their pictures
             near = valid & (sim.max(axis=1) >= st.pixel_min_similarity)
             if len(at) and near.any():  # those of every candidate at once, scattered like the features
-                sigs = np.concatenate([self.pixels(v)[near[c, :lengths[c]]] for c, v in enumerate(candidates)])
+                sigs = np.concatenate([self.pixels(v, near[c, :lengths[c]]) for c, v in enumerate(candidates)])
                 agree = np.maximum.reduceat(pixel_agreement(qpix, sigs, *signature_grid(*self.bundle.frames.shape)),
                                             pheads, axis=0)
                 cube = np.where(valid, np.float32(0), np.float32(-np.inf))[:, :, None].repeat(len(pheads), 2)

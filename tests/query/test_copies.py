@@ -228,6 +228,22 @@ def test_pixel_signatures_are_kept_within_their_budget(atlas):
     assert s.pixels(0).shape[1] == len(s.settings.crop_scales)
 
 
+def test_pixel_signatures_are_computed_for_the_frames_asked_for_only(atlas):
+    """A search pays for the frames it compares, not for whole videos; what it gets is the same."""
+    s = Searcher(read_bundle(atlas))
+    whole = Searcher(read_bundle(atlas)).pixels(1)
+    assert s.pixels(1, np.zeros(len(whole), bool)).shape == (0, *whole.shape[1:])  # none asked for: none given
+    s = Searcher(read_bundle(atlas))
+    some = np.zeros(len(whole), bool)
+    some[[0, 2, len(whole) - 1]] = True
+    np.testing.assert_array_equal(s.pixels(1, some), whole[some])
+    assert s._pixels[1][1].sum() == 3  # only those three were computed
+    np.testing.assert_array_equal(s.pixels(1, np.array([2, 1, 2])), whole[[2, 1, 2]])
+    assert s._pixels[1][1].sum() == 4
+    np.testing.assert_array_equal(s.pixels(1), whole)
+    assert s._pixels[1][1].all()
+
+
 def test_tiny_thumbnails_give_finite_signatures_at_every_scale():
     """Synthetic bundles keep 4x4 thumbnails: a 70 % part of them is smaller than the grid."""
     rng = np.random.default_rng(0)
