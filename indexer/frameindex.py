@@ -1,7 +1,7 @@
 """The frame-feature index: which FAISS index a bundle gets, chosen from its frame count and a
 memory budget; how it is built (trained on a sample, filled in chunks, never a second full copy
 of the features); how well it finds neighbours (recall@10 against exact search); and how it is
-read back (inverted lists memory-mapped from the bundle file, so loading does not grow with it).
+read back (inverted lists in memory when they fit the budget, else memory-mapped from the file).
 
 The ladder, from most to fewest bytes a frame (``d`` = feature dimension, 256 by default), as
 FAISS's "Guidelines to choose an index" and autofaiss order them:
@@ -16,9 +16,10 @@ spec             bytes a frame   searched as
 ===============  ==============  ================================================================
 
 The first rung whose resident size (the server's runtime, the per-frame arrays it keeps in
-memory, and the codes) fits the budget is taken. When none fits, the last one is, and its
-inverted lists are paged in from disk as queries touch them (``resident`` is false in the
-manifest): the bundle always memory-maps them, the budget decides whether they stay in memory.
+memory, and the codes) fits the budget is taken, and the server reads its lists into memory.
+When none fits, 4-bit codes are, with their inverted lists memory-mapped from the bundle file
+and paged in from disk as queries touch them (``resident`` is false in the manifest; FAISS
+cannot map fast-scan lists).
 Re-scoring reads the unit float16 features the bundle stores anyway (memory-mapped) for the
 candidates only, so compressed codes cost no second copy of the features.
 """
@@ -82,7 +83,9 @@ def choose(n: int, d: int, budget: int = DEFAULT_BUDGET) -> IndexPlan:
     for kind, size, refine in ladder:
         if n * size <= room:
             return IndexPlan(kind, size, refine, NPROBE, True, budget)
-    kind, size, refine = ladder[-1]
+    # past the budget: lists paged from disk. Fast-scan lists cannot be mapped (FAISS reads its
+    # block lists whole), so the smallest codes kept in plain lists, which a query reads fewest pages of
+    kind, size, refine = ladder[1] if len(ladder) > 1 else ladder[0]
     return IndexPlan(kind, size, refine, NPROBE, False, budget)
 
 
@@ -196,10 +199,15 @@ def describe(plan: IndexPlan, index: FrameIndex, feats) -> dict:
 
 
 def load(path: Path, feats, recorded: dict) -> FrameIndex:
-    """The frame index of a bundle: an IVF's inverted lists memory-mapped from ``path`` (loading
-    reads only the coarse quantiser), searched with the recorded probes and re-scoring."""
-    if recorded.get("kind", "exact") == "exact":
-        return FrameIndex(faiss.read_index(str(path)), feats)
-    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    """The frame index of a bundle, searched with the recorded probes and re-scoring. Lists that
+    fit the budget are read into memory; past it they are memory-mapped from ``path`` (loading
+    then reads only the coarse quantiser, and the OS pages lists in and out as queries touch
+    them). Mapped lists cost about 0.2 ms more a query frame, hence not by default."""
+    if recorded.get("kind", "exact") == "exact" or recorded.get("resident", True):
+        index = faiss.read_index(str(path))
+        if recorded.get("kind", "exact") == "exact":
+            return FrameIndex(index, feats)
+    else:
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
     faiss.extract_index_ivf(index).nprobe = int(recorded.get("nprobe") or NPROBE)
     return FrameIndex(index, feats, int(recorded.get("refine", 1)))
