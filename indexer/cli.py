@@ -50,7 +50,7 @@ def settings_from(args: argparse.Namespace) -> IndexSettings:
     backbone = given(s.backbone, name=args.backbone, weights=args.weights, batch_size=args.batch_size,
                      threads=args.threads, device=args.device)
     mapping = given(s.map, epochs=args.epochs, seed=args.seed, pca_dim=args.pca_dim, objective=args.map_objective)
-    store = given(s.store, memory_budget=args.memory_budget)
+    store = given(s.store, memory_budget=args.memory_budget, frame_index=args.frame_index)
     return dataclasses.replace(s, sampling=sampling, backbone=backbone, map=mapping, store=store,
                                progress=not args.no_progress)
 
@@ -104,6 +104,9 @@ def add_parsers(sub) -> None:
                    help="memory of the server that will load the bundle (e.g. 4GiB, 16Gi, 512MiB; default 4GiB, "
                         "the chart's pod limit): the frame index gets the most exact codes that fit (exact up to "
                         "20k frames, then 8-bit, 4-bit or product codes) and is paged from disk past it")
+    g.add_argument("--frame-index", metavar="SPEC",
+                   help="a FAISS factory string for the frame index instead of the budget's choice, e.g. "
+                        "IVF1024,SQ4 or IVF1024,PQ128x4fs (compressed codes are re-scored on the stored features)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
     p.set_defaults(func=cmd_index, parser=p)

@@ -36,7 +36,9 @@ from .settings import SERVER_RUNTIME_BYTES as RUNTIME_BYTES
 from .settings import StoreSettings
 
 EXACT_LIMIT = 20_000      # frames; above this the frame index is an IVF (approximate)
-NPROBE = 16               # inverted lists searched per query
+NPROBE = 16               # inverted lists searched per query, at first: doubled at build time until
+MAX_NPROBE = 128          # recall@10 against exact search reaches RECALL_TARGET (or this many)
+RECALL_TARGET = 0.95
 MAX_NLIST = 8192          # 4·sqrt(n) lists up to here: k-means on 2 cores stays in minutes at 10M frames
 TRAIN_PER_LIST = 40       # training sample: this many frames per list (FAISS asks for 39)
 REFINE_SQ4 = 4            # compressed codes: candidates fetched per neighbour asked for, then re-scored
@@ -87,6 +89,26 @@ def choose(n: int, d: int, budget: int = DEFAULT_BUDGET) -> IndexPlan:
     # block lists whole), so the smallest codes kept in plain lists, which a query reads fewest pages of
     kind, size, refine = ladder[1] if len(ladder) > 1 else ladder[0]
     return IndexPlan(kind, size, refine, NPROBE, False, budget)
+
+
+def named(kind: str, n: int, d: int, budget: int = DEFAULT_BUDGET) -> IndexPlan:
+    """The plan for a FAISS factory string given by the user (``StoreSettings.frame_index``):
+    codes below 8 bits a dimension are re-scored as the ladder's are."""
+    try:
+        index = faiss.index_factory(d, kind, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        raise VidatlasError(f"frame index {kind!r} is not a FAISS index for {d}-D features: {exc}",
+                            Code.INVALID_ARGUMENT) from None
+    if isinstance(faiss.downcast_index(index), faiss.IndexFlat):
+        return IndexPlan("Flat", 4 * d, 1, 0, True, budget)
+    try:
+        size = int(faiss.extract_index_ivf(index).code_size)  # a list entry's code (the list number not stored)
+    except RuntimeError:
+        raise VidatlasError(f"frame index {kind!r}: only Flat and IVF indexes are served", Code.INVALID_ARGUMENT) from None
+    refine = 1 if size >= d else REFINE_SQ4 if size * 2 >= d else REFINE_PQ
+    fast_scan = kind.split(",")[-1].endswith("fs")  # block lists: always read whole
+    return IndexPlan(kind, size, refine, NPROBE, fast_scan or n * (size + ROW_BYTES) + RUNTIME_BYTES <= budget,
+                     budget)
 
 
 def float32_rows(feats, rows) -> np.ndarray:
@@ -180,22 +202,46 @@ def exact_neighbours(feats, queries: np.ndarray, k: int, chunk: int = CHUNK) -> 
     return best_r
 
 
-def recall(index, feats, k: int = 10, queries: int = RECALL_QUERIES, seed: int = 0) -> float:
-    """recall@k of ``index`` (a FAISS index or :class:`FrameIndex`) against exact inner-product
-    search over ``feats``, on a seeded sample of its own frames."""
+def _probe(feats, k: int, queries: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded sample of ``feats``'s own rows (unit float32) and their exact ``k`` nearest rows."""
     rows = np.sort(np.random.default_rng(seed).choice(len(feats), min(queries, len(feats)), replace=False))
     q = _unit_chunk(feats[rows], 0, len(rows))
-    truth = exact_neighbours(feats, q, k)
-    _, found = index.search(q, k)
+    return q, exact_neighbours(feats, q, k)
+
+
+def _overlap(truth: np.ndarray, found: np.ndarray) -> float:
+    k = truth.shape[1]
     return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, found)]))
 
 
+def recall(index, feats, k: int = 10, queries: int = RECALL_QUERIES, seed: int = 0) -> float:
+    """recall@k of ``index`` (a FAISS index or :class:`FrameIndex`) against exact inner-product
+    search over ``feats``, on a seeded sample of its own frames."""
+    q, truth = _probe(feats, k, queries, seed)
+    return _overlap(truth, index.search(q, k)[1])
+
+
+def tune(index: FrameIndex, feats, target: float = RECALL_TARGET, k: int = 10, queries: int = RECALL_QUERIES,
+         seed: int = 0) -> float:
+    """Double an IVF's probes from the plan's until recall@k reaches ``target`` (or ``MAX_NPROBE``),
+    as autofaiss tunes search parameters to a recall; the exact neighbours are found once.
+    Returns the recall reached; the index keeps the probes."""
+    q, truth = _probe(feats, k, queries, seed)
+    got = _overlap(truth, index.search(q, k)[1])
+    ivf = index.ivf
+    while ivf is not None and got < target and ivf.nprobe < min(MAX_NPROBE, ivf.nlist):
+        ivf.nprobe = min(2 * ivf.nprobe, MAX_NPROBE, ivf.nlist)
+        got = _overlap(truth, index.search(q, k)[1])
+    return got
+
+
 def describe(plan: IndexPlan, index: FrameIndex, feats) -> dict:
-    """What the manifest records: the plan, and for an approximate index its measured recall@10."""
-    out = {**asdict(plan), "kind": "exact" if plan.exact else plan.kind}
-    out["recall_at_10"] = 1.0 if plan.exact else round(recall(index, feats), 4)
-    out["recall_queries"] = 0 if plan.exact else RECALL_QUERIES
-    return out
+    """What the manifest records: the plan with the probes tuned on its data, and for an
+    approximate index the recall@10 they reach against exact search."""
+    got = 1.0 if plan.exact else round(tune(index, feats), 4)
+    nprobe = int(index.ivf.nprobe) if index.ivf is not None else 0
+    return {**asdict(plan), "kind": "exact" if plan.exact else plan.kind, "nprobe": nprobe, "recall_at_10": got,
+            "recall_queries": 0 if plan.exact else RECALL_QUERIES, "recall_target": RECALL_TARGET}
 
 
 def load(path: Path, feats, recorded: dict) -> FrameIndex:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from . import frameindex
 from .backbone import Backbone
 from .bundle import BundleContent, read_bundle, write_bundle
 from .decode import VideoReader
@@ -376,7 +377,7 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
     content = _assemble(rows, model, settings, labels, _manifest(settings, cache.dir.name, weights_digest, model),
                         report)
     with stage(report, "write"):
-        return write_bundle(atlas, content, settings.store.budget_bytes)
+        return write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index)
 
 
 def _work_dir(atlas: Path, work_dir: Path | None) -> Path:
@@ -393,6 +394,8 @@ def _run(settings: IndexSettings, atlas: Path, work_dir: Path | None):
     """What every run starts with (valid settings, a report, a swept work directory) and ends
     with (its total time), for index, merge and add alike."""
     settings.validate()
+    if settings.store.frame_index:  # a FAISS string that does not parse fails now, not after extraction
+        frameindex.named(settings.store.frame_index, 1, settings.map.pca_dim)
     report = Report()
     start = time.perf_counter()
     work = _work_dir(atlas, work_dir)
@@ -525,7 +528,7 @@ def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path)
     manifest["base_version"] = old.version
     content = _assemble([rows[k] for k in sorted(rows)], c.model, settings, labels, manifest, report)
     with stage(report, "write"):
-        report.bundle = str(write_bundle(atlas, content, settings.store.budget_bytes))
+        report.bundle = str(write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index))
     return report
 
 

@@ -145,6 +145,10 @@ class StoreSettings:
     runtime and per-frame arrays, and is paged from disk when even the smallest do not. The
     default is the chart's server pod limit."""
 
+    frame_index: str = ""
+    """A FAISS factory string for the frame index instead of the budget's choice (e.g.
+    ``IVF256,PQ128x4fs``, to see what compressed codes do to a small collection's answers)."""
+
     @property
     def budget_bytes(self) -> int:
         budget = parse_bytes(self.memory_budget)

@@ -30,7 +30,6 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 from indexer import Code, VidatlasError
-from indexer.frameindex import float32_rows
 from indexer.paths import fingerprint
 
 from . import content, graph
@@ -166,7 +165,8 @@ class Searcher:
         self.codes = np.asarray(c.codes)
         self.fp_len = int(c.fingerprints.shape[1])
         self.fingerprints = np.asarray(c.fingerprints, np.float32).reshape(len(self.ids), -1)
-        self.anomaly_frames, self.anomaly_videos = self._anomaly()
+        self._anomalies: tuple[np.ndarray, np.ndarray] | None = None
+        self._anomaly_lock = threading.Lock()
         self._lock = threading.Lock()
         self._places_lock = threading.Lock()  # one per structure: a long graph build never holds up places
         self._graph_lock = threading.Lock()
@@ -200,10 +200,27 @@ class Searcher:
                                               self.settings.cut_link)
         return self._graph
 
+    @property
+    def anomaly_frames(self) -> np.ndarray:
+        return self._anomaly_scores()[0]
+
+    @property
+    def anomaly_videos(self) -> np.ndarray:
+        return self._anomaly_scores()[1]
+
+    def _anomaly_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame and per-video anomaly scores (see :meth:`_anomaly`), on first use: at 100k
+        videos the paths' neighbours take seconds, which loading does not wait for."""
+        if self._anomalies is None:
+            with self._anomaly_lock:
+                if self._anomalies is None:
+                    self._anomalies = self._anomaly()
+        return self._anomalies
+
     def warm(self) -> None:
-        """Build what the first FindDissimilar, LabelVideo or cluster label would otherwise build
-        on its request (the service does this in the background after a load)."""
-        _ = self.places, self.frame_graph, self.centres
+        """Build what the first FindDissimilar, LabelVideo, ListVideos or cluster label would
+        otherwise build on its request (the service does this in the background after a load)."""
+        _ = self.places, self.frame_graph, self.centres, self.anomaly_videos
 
     def memo(self, key, compute, keep: int = 4):
         """``compute()`` once per ``key`` for this bundle, keeping the ``keep`` newest keys."""
@@ -533,7 +550,7 @@ class Searcher:
         spans = [slice(int(self.offsets[i]), int(self.offsets[i + 1])) for i in range(n)]
         if n > 1:
             kn = min(self.settings.anomaly_neighbours, n - 1)
-            d2, nn = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(self.fingerprints), kn + 1)
+            d2, nn = _path_neighbours(self.bundle.indexes["fingerprints"], self.fingerprints, kn + 1)
             d2 = np.where(nn == np.arange(n)[:, None], np.inf, d2)  # drop each video itself
             d2 = np.sort(d2, axis=1)[:, :kn]
             path = _robust_z(np.sqrt(np.maximum(d2, 0) / self.fingerprints.shape[1]).mean(1))
@@ -545,6 +562,34 @@ class Searcher:
         content = np.sign(content) * np.log1p(np.abs(content))
         video = content + DEGENERATE_PENALTY * np.array([degenerate[sp].mean() for sp in spans])
         return (recon + DEGENERATE_PENALTY * degenerate).astype(np.float32), video
+
+
+def float32_rows(feats, rows) -> np.ndarray:
+    """``feats[rows]`` as float32 (see :func:`indexer.frameindex.float32_rows`; imported on first
+    use: FAISS and torch stay unloaded in a client that only imports the conversions)."""
+    from indexer.frameindex import float32_rows as widen
+    return widen(feats, rows)
+
+
+EXACT_PATHS = 20_000  # videos; past this the paths' nearest neighbours are found through an inverted file
+
+
+def _path_neighbours(index, paths: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Every path's ``k`` nearest paths (squared L2), itself included: exact through ``index`` up
+    to EXACT_PATHS videos; past that through a seeded IVF of 4·sqrt(n) lists, 16 probed, built for
+    the purpose (all-pairs exact search grows with the square: 47 s at 100k videos)."""
+    import faiss
+    x = np.ascontiguousarray(paths, np.float32)
+    n, d = x.shape
+    if n <= EXACT_PATHS:
+        return index.search(x, k)
+    nlist = int(4 * np.sqrt(n))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
+    ivf.cp.seed = seed
+    ivf.train(x[np.random.default_rng(seed).choice(n, min(n, 40 * nlist), replace=False)])
+    ivf.add(x)
+    ivf.nprobe = 16
+    return ivf.search(x, k)
 
 
 def degenerate_frames(pixel_stats: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 
-def synthetic_bundle(root: Path, videos: int, frames: int, seed: int = 0, memory_budget: int | None = None) -> Path:
+def synthetic_bundle(root: Path, videos: int, frames: int, seed: int = 0, memory_budget: int | None = None,
+                     frame_index: str = "") -> Path:
     from indexer.bundle import BundleContent, write_bundle
     from indexer.framestore import write_segment
     from indexer.mapmodel import MapModel
@@ -51,6 +52,7 @@ def synthetic_bundle(root: Path, videos: int, frames: int, seed: int = 0, memory
         fingerprints=fingerprints(offsets, times, codes, 32), model=model, thumbs=segs, thumb_shape=(4, 4),
         manifest={"backbone": {"name": "efficientnet_lite0", "weights_sha256": "synthetic"},
                   "sampling": {}, "map": {}, "failures": []})
-    path = write_bundle(root / "atlas", content, *([memory_budget] if memory_budget else []))
+    from indexer.frameindex import DEFAULT_BUDGET
+    path = write_bundle(root / "atlas", content, memory_budget or DEFAULT_BUDGET, frame_index)
     (root / "features-src.npy").unlink(missing_ok=True)
     return path

@@ -70,14 +70,15 @@ def test_map_quality_benchmark_quick():
 
 def test_memory_benchmark_quick():
     text = run(ROOT / "bench" / "memory.py", "--quick")
-    rows = table_rows(text, 12)
+    rows = table_rows(text, 13)
     small, large = rows["25,000"], rows["50,000"]
-    for frames, (kind, per_frame, mib, build_mib, build_s, recall, load_s, loaded, peak, whole, ranged) in (
+    for frames, (kind, per_frame, mib, build_mib, build_s, recall, load_s, loaded, peak, split, whole, ranged) in (
             (25_000, small), (50_000, large)):
         assert kind.startswith("IVF") and kind.endswith("SQ8")  # past 20k frames, well inside 4 GiB
         assert float(per_frame) * frames == pytest.approx(float(mib) * 2**20, rel=0.05)
         assert float(recall) >= 0.9 and float(load_s) > 0 and float(build_s) > 0
         assert 0 < float(loaded.replace(",", "")) <= float(peak.replace(",", ""))
+        assert sum(float(x.replace(",", "")) for x in split.split(" + ")) <= float(peak.replace(",", "")) + 1
         for cell in (whole, ranged):
             p50, p99 = (float(x) for x in cell.split(" / "))
             assert 0 < p50 <= p99

@@ -1,12 +1,14 @@
 """The frame index chosen by memory budget, re-scored on the stored features, mapped past the budget."""
 from __future__ import annotations
 
+import dataclasses
+
 import faiss
 import numpy as np
 import pytest
 
 from indexer import frameindex as fi
-from indexer.errors import VidatlasError
+from indexer.errors import Code, VidatlasError
 from indexer.settings import StoreSettings, parse_bytes
 
 
@@ -97,3 +99,32 @@ def test_exact_neighbours_in_chunks_equal_one_brute_force_pass(feats):
     whole = np.argsort(-(q @ np.asarray(feats[:5000], np.float32).T), axis=1, kind="stable")[:, :10]
     assert (chunked[:, 0] == np.arange(20)).all()
     assert np.mean([len(set(a) & set(b)) for a, b in zip(chunked, whole)]) >= 9.9  # float ties aside
+
+
+def test_a_named_index_is_built_read_and_re_scored_like_a_chosen_one(tmp_path):
+    from indexer.bundle import read_bundle
+    from testkit.bundles import synthetic_bundle
+    for bad in ("IVF16,SQ3", "HNSW32"):
+        with pytest.raises(VidatlasError, match="not a FAISS index|only Flat and IVF") as e:
+            fi.named(bad, 1000, 256)
+        assert e.value.code == Code.INVALID_ARGUMENT
+    plans = {k: fi.named(k, 10**6, 256) for k in ("Flat", "IVF64,SQ8", "IVF64,SQ4", "IVF64,PQ128x4fs")}
+    assert [p.refine for p in plans.values()] == [1, 1, fi.REFINE_SQ4, fi.REFINE_PQ]
+    assert plans["Flat"].exact and plans["IVF64,PQ128x4fs"].bytes_per_frame == 64
+    path = synthetic_bundle(tmp_path, 40, 50, frame_index="IVF16,PQ128x4fs")
+    bundle = read_bundle(path)
+    assert bundle.manifest["frame_index"]["kind"] == "IVF16,PQ128x4fs"
+    index = bundle.indexes["frames_features"]
+    assert index.refine == fi.REFINE_PQ and index.ivf.nlist == 16
+    assert bundle.manifest["frame_index"]["recall_at_10"] == pytest.approx(fi.recall(index, bundle.content.features))
+
+
+def test_probes_are_doubled_until_the_recall_target_and_no_further(feats):
+    plan = dataclasses.replace(fi.choose(len(feats), feats.shape[1]), nprobe=1)
+    index = fi.FrameIndex(fi.build(feats, plan), feats, plan.refine)
+    assert index.ivf.nprobe == 1 and fi.recall(index, feats) < fi.RECALL_TARGET
+    got = fi.tune(index, feats)
+    assert got >= fi.RECALL_TARGET and got == fi.recall(index, feats)
+    tuned = index.ivf.nprobe
+    index.ivf.nprobe = tuned // 2
+    assert tuned > 1 and fi.recall(index, feats) < fi.RECALL_TARGET  # the fewest doublings that reach it

@@ -50,6 +50,9 @@ def test_index_with_labels_json_report_and_failure_exit_code(tmp_path, collectio
     (["index", "--out", "{tmp}/a", "--merge", "2"], "has not finished", Exit.FAILED_PRECONDITION),
     (["index", "{tmp}", "--out", "{tmp}/a", "--labels", "{tmp}/nope.csv"], "cannot read labels", Exit.NOT_FOUND),
     (["map", "--bundle", "{tmp}/nothing-here"], "no bundle", Exit.FAILED_PRECONDITION),
+    (["index", "{tmp}", "--out", "{tmp}/a", "--memory-budget", "12parsecs"], "not a size", Exit.INVALID_ARGUMENT),
+    (["index", "{tmp}", "--out", "{tmp}/a", "--memory-budget", "512MiB"], "nothing beside", Exit.INVALID_ARGUMENT),
+    (["index", "{tmp}", "--out", "{tmp}/a", "--frame-index", "IVF8,SQ3"], "not a FAISS index", Exit.INVALID_ARGUMENT),
 ])
 def test_errors_are_one_line_with_the_status_of_their_code(tmp_path, args, message, status):
     out = run(*[a.format(tmp=tmp_path) for a in args])
