@@ -1,7 +1,7 @@
 """The frame-feature index: which FAISS index a bundle gets, chosen from its frame count and a
 memory budget; how it is built (trained on a sample, filled in chunks, never a second full copy
 of the features); how well it finds neighbours (recall@10 against exact search); and how it is
-read back (inverted lists in memory when they fit the budget, else memory-mapped from the file).
+read back (inverted lists memory-mapped from the bundle file, so loading does not grow with it).
 
 The ladder, from most to fewest bytes a frame (``d`` = feature dimension, 256 by default), as
 FAISS's "Guidelines to choose an index" and autofaiss order them:
@@ -16,10 +16,9 @@ spec             bytes a frame   searched as
 ===============  ==============  ================================================================
 
 The first rung whose resident size (the server's runtime, the per-frame arrays it keeps in
-memory, and the codes) fits the budget is taken, and the server reads its lists into memory.
-When none fits, 4-bit codes are, with their inverted lists memory-mapped from the bundle file
-and paged in from disk as queries touch them (``resident`` is false in the manifest; FAISS
-cannot map fast-scan lists).
+memory, and the codes) fits the budget is taken. When none fits, 4-bit codes are, and their
+lists are paged in from disk as queries touch them (``resident`` is false in the manifest).
+The server memory-maps the lists of every rung but fast-scan's, which FAISS cannot map.
 Re-scoring reads the unit float16 features the bundle stores anyway (memory-mapped) for the
 candidates only, so compressed codes cost no second copy of the features.
 """
@@ -38,6 +37,7 @@ from .settings import StoreSettings
 EXACT_LIMIT = 20_000      # frames; above this the frame index is an IVF (approximate)
 NPROBE = 16               # inverted lists searched per query, at first: doubled at build time until
 MAX_NPROBE = 128          # recall@10 against exact search reaches RECALL_TARGET (or this many)
+MAX_REFINE = 16           # (candidates re-scored per neighbour asked for: doubled the same way)
 RECALL_TARGET = 0.95
 MAX_NLIST = 8192          # 4·sqrt(n) lists up to here: k-means on 2 cores stays in minutes at 10M frames
 TRAIN_PER_LIST = 40       # training sample: this many frames per list (FAISS asks for 39)
@@ -223,37 +223,54 @@ def recall(index, feats, k: int = 10, queries: int = RECALL_QUERIES, seed: int =
 
 def tune(index: FrameIndex, feats, target: float = RECALL_TARGET, k: int = 10, queries: int = RECALL_QUERIES,
          seed: int = 0) -> float:
-    """Double an IVF's probes from the plan's until recall@k reaches ``target`` (or ``MAX_NPROBE``),
-    as autofaiss tunes search parameters to a recall; the exact neighbours are found once.
-    Returns the recall reached; the index keeps the probes."""
+    """Widen the search from the plan's until recall@k reaches ``target``, as autofaiss tunes
+    search parameters to a recall: each step doubles either the probes (neighbours in lists
+    not searched) or the candidates re-scored on the features (neighbours the codes misorder),
+    whichever gains more, up to ``MAX_NPROBE`` and ``MAX_REFINE``. The exact neighbours are
+    found once. Returns the recall reached; the index keeps the setting."""
     q, truth = _probe(feats, k, queries, seed)
     got = _overlap(truth, index.search(q, k)[1])
     ivf = index.ivf
-    while ivf is not None and got < target and ivf.nprobe < min(MAX_NPROBE, ivf.nlist):
-        ivf.nprobe = min(2 * ivf.nprobe, MAX_NPROBE, ivf.nlist)
-        got = _overlap(truth, index.search(q, k)[1])
+    while ivf is not None and got < target:
+        tried = []
+        for probes, refine in ((2 * ivf.nprobe, index.refine), (ivf.nprobe, 2 * index.refine)):
+            if (probes == ivf.nprobe or probes <= min(MAX_NPROBE, ivf.nlist)) and \
+                    (refine == index.refine or refine <= MAX_REFINE):
+                before = ivf.nprobe, index.refine
+                ivf.nprobe, index.refine = probes, refine
+                tried.append((_overlap(truth, index.search(q, k)[1]), -probes * refine, probes, refine))
+                ivf.nprobe, index.refine = before
+        if not tried:
+            break
+        got, _, ivf.nprobe, index.refine = max(tried)
     return got
 
 
 def describe(plan: IndexPlan, index: FrameIndex, feats) -> dict:
-    """What the manifest records: the plan with the probes tuned on its data, and for an
-    approximate index the recall@10 they reach against exact search."""
+    """What the manifest records: the plan with the search tuned on its data (probes and
+    re-scored candidates), and for an approximate index the recall@10 reached against exact search."""
     got = 1.0 if plan.exact else round(tune(index, feats), 4)
     nprobe = int(index.ivf.nprobe) if index.ivf is not None else 0
-    return {**asdict(plan), "kind": "exact" if plan.exact else plan.kind, "nprobe": nprobe, "recall_at_10": got,
-            "recall_queries": 0 if plan.exact else RECALL_QUERIES, "recall_target": RECALL_TARGET}
+    return {**asdict(plan), "kind": "exact" if plan.exact else plan.kind, "nprobe": nprobe,
+            "refine": int(index.refine), "recall_at_10": got, "recall_queries": 0 if plan.exact else RECALL_QUERIES,
+            "recall_target": RECALL_TARGET}
 
 
 def load(path: Path, feats, recorded: dict) -> FrameIndex:
-    """The frame index of a bundle, searched with the recorded probes and re-scoring. Lists that
-    fit the budget are read into memory; past it they are memory-mapped from ``path`` (loading
-    then reads only the coarse quantiser, and the OS pages lists in and out as queries touch
-    them). Mapped lists cost about 0.2 ms more a query frame, hence not by default."""
-    if recorded.get("kind", "exact") == "exact" or recorded.get("resident", True):
+    """The frame index of a bundle, searched with the recorded probes and re-scoring. An IVF's
+    inverted lists are memory-mapped from ``path``: loading reads only the coarse quantiser, so
+    its time does not grow with the bundle, and the OS keeps the lists in memory while the budget
+    lets it, paging them from disk past it. FAISS's prefetch threads for mapped lists are off
+    (started on every search, they doubled a search's time with the lists in memory). Fast-scan
+    lists cannot be mapped and are read whole."""
+    if recorded.get("kind", "exact") == "exact" or recorded.get("kind", "").endswith("fs"):
         index = faiss.read_index(str(path))
-        if recorded.get("kind", "exact") == "exact":
-            return FrameIndex(index, feats)
     else:
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+        lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(index).invlists)
+        if isinstance(lists, faiss.OnDiskInvertedLists):
+            lists.prefetch_nthread = 0
+    if recorded.get("kind", "exact") == "exact":
+        return FrameIndex(index, feats)
     faiss.extract_index_ivf(index).nprobe = int(recorded.get("nprobe") or NPROBE)
     return FrameIndex(index, feats, int(recorded.get("refine", 1)))

@@ -75,11 +75,11 @@ def test_a_search_asking_for_more_than_there_is_pads_with_minus_one(feats):
     assert sorted(rows[0, :30]) == list(range(30))
 
 
-def test_lists_past_the_budget_are_memory_mapped_from_the_bundle_file(feats, tmp_path):
+def test_lists_are_memory_mapped_from_the_bundle_file_unless_fast_scan(feats, tmp_path):
     q = np.asarray(feats[::997], np.float32)
-    for budget, mapped in ((_budget_for(len(feats), 128), False), (fi.RUNTIME_BYTES + 1, True)):
-        plan = fi.choose(len(feats), feats.shape[1], budget)
-        assert plan.resident is not mapped
+    for bytes_per_frame, mapped in ((128, True), (64, False)):
+        plan = fi.choose(len(feats), feats.shape[1], _budget_for(len(feats), bytes_per_frame))
+        assert plan.resident and ("fs" in plan.kind) is not mapped
         built = fi.FrameIndex(fi.build(feats, plan), feats, plan.refine)
         path = tmp_path / f"{plan.kind}.faiss"
         faiss.write_index(built.index, str(path))
@@ -89,7 +89,7 @@ def test_lists_past_the_budget_are_memory_mapped_from_the_bundle_file(feats, tmp
         assert any(str(path) in line for line in open("/proc/self/maps")) is mapped
         for a, b in zip(built.search(q, 10), loaded.search(q, 10)):
             np.testing.assert_array_equal(a, b)
-        assert loaded.ivf.nprobe == plan.nprobe and loaded.refine == plan.refine
+        assert loaded.ivf.nprobe == built.ivf.nprobe and loaded.refine == built.refine
         del loaded, lists
 
 
@@ -119,12 +119,29 @@ def test_a_named_index_is_built_read_and_re_scored_like_a_chosen_one(tmp_path):
     assert bundle.manifest["frame_index"]["recall_at_10"] == pytest.approx(fi.recall(index, bundle.content.features))
 
 
-def test_probes_are_doubled_until_the_recall_target_and_no_further(feats):
+def test_the_search_is_widened_until_the_recall_target_and_no_further(feats):
     plan = dataclasses.replace(fi.choose(len(feats), feats.shape[1]), nprobe=1)
     index = fi.FrameIndex(fi.build(feats, plan), feats, plan.refine)
     assert index.ivf.nprobe == 1 and fi.recall(index, feats) < fi.RECALL_TARGET
     got = fi.tune(index, feats)
     assert got >= fi.RECALL_TARGET and got == fi.recall(index, feats)
-    tuned = index.ivf.nprobe
-    index.ivf.nprobe = tuned // 2
-    assert tuned > 1 and fi.recall(index, feats) < fi.RECALL_TARGET  # the fewest doublings that reach it
+    probes, refine = index.ivf.nprobe, index.refine
+    assert probes * refine > 1
+    # one doubling fewer, of either, does not reach it
+    if probes > 1:
+        index.ivf.nprobe = probes // 2
+        assert fi.recall(index, feats) < fi.RECALL_TARGET
+        index.ivf.nprobe = probes
+    if refine > 1:
+        index.refine = refine // 2
+        assert fi.recall(index, feats) < fi.RECALL_TARGET
+
+
+def test_codes_that_misorder_neighbours_get_more_candidates_re_scored_not_more_probes(feats):
+    """4-bit codes with every list probed: the misses are the codes' order, which only
+    re-scoring mends."""
+    plan = dataclasses.replace(fi.choose(len(feats), feats.shape[1], _budget_for(len(feats), 128)), refine=1)
+    index = fi.FrameIndex(fi.build(feats, plan), feats, plan.refine)
+    index.ivf.nprobe = index.ivf.nlist
+    assert fi.recall(index, feats) < fi.RECALL_TARGET
+    assert fi.tune(index, feats) >= fi.RECALL_TARGET and index.refine > 1 and index.ivf.nprobe == index.ivf.nlist
