@@ -130,7 +130,8 @@ def main() -> None:
              "features (512 B, memory-mapped by the server and read only for the frames a query aligns or "
              "re-scores), the frame index's codes (8-bit: 256 B; memory-mapped inverted lists), per-frame "
              "arrays (video, time, map code, error, pixel stats: 32 B) and 4x4 test thumbnails. "
-             "File-backed RSS is pages of the bundle's files a query touched (features, lists past the budget): "
+             "File-backed RSS is the pages of the bundle's memory-mapped files that queries touched (features, "
+             "inverted lists): "
              "page cache the kernel drops under memory pressure, unlike the anonymous part. "
              f"Latency: {QUERIES} FindSimilar of each kind over gRPC from one client, k = 10; whole videos "
              "searched on the fly (no similar-videos table), time ranges of 3-9 s.")

@@ -215,6 +215,7 @@ class Bundle:
     content: BundleContent
     indexes: dict  # FAISS indexes; "frames_features" is a frameindex.FrameIndex
     frames: FrameStore
+    unverified: tuple[str, ...] = ()  # files only size-checked so far (see read_bundle's defer_over)
 
     @property
     def version(self) -> str:
@@ -225,9 +226,27 @@ class Bundle:
         return [v["id"] for v in self.content.videos]
 
 
-def read_bundle(path: Path, verify: bool = True) -> Bundle:
+def _verify(root: Path, files: dict[str, dict]) -> None:
+    """sha256 of ``files`` against the manifest; hashlib lets go of the GIL, so they are hashed
+    side by side."""
+    with ThreadPoolExecutor(available_cores()) as pool:
+        digests = dict(zip(files, pool.map(_sha256, [root / n for n in files])))
+    for name, meta in files.items():
+        if digests[name] != meta["sha256"]:
+            raise VidatlasError(f"bundle file checksum mismatch: {root / name}", Code.DATA_LOSS)
+
+
+def verify_files(bundle: "Bundle") -> None:
+    """Checksum the files :func:`read_bundle` left unverified (DATA_LOSS on a mismatch)."""
+    _verify(bundle.path, {n: bundle.manifest["files"][n] for n in bundle.unverified})
+
+
+def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) -> Bundle:
     """Open and validate a bundle; raise :class:`VidatlasError` (DATA_LOSS / FAILED_PRECONDITION)
-    for anything missing, truncated, tampered with or of a format this code cannot read."""
+    for anything missing, truncated, tampered with or of a format this code cannot read.
+    Files larger than ``defer_over`` bytes are only size-checked and listed in
+    ``Bundle.unverified``, for :func:`verify_files` (a server checks them after it starts
+    serving: at 10M frames the checksums read 8 GB)."""
     root = resolve(path)
     try:
         manifest = json.loads((root / "manifest.json").read_text())
@@ -242,12 +261,9 @@ def read_bundle(path: Path, verify: bool = True) -> Bundle:
         file = root / name
         if not file.is_file() or file.stat().st_size != meta["bytes"]:
             raise VidatlasError(f"bundle file missing or truncated: {file}", Code.DATA_LOSS)
-    if verify:  # hashlib lets go of the GIL: the large files are hashed side by side
-        with ThreadPoolExecutor(available_cores()) as pool:
-            digests = dict(zip(files, pool.map(_sha256, [root / n for n in files])))
-        for name, meta in files.items():
-            if digests[name] != meta["sha256"]:
-                raise VidatlasError(f"bundle file checksum mismatch: {root / name}", Code.DATA_LOSS)
+    later = tuple(n for n, m in files.items() if verify and defer_over is not None and m["bytes"] > defer_over)
+    if verify:
+        _verify(root, {n: m for n, m in files.items() if n not in later})
     try:
         arrays = {n: np.load(root / f"{n}.npy", mmap_mode="r" if n == "features" else None) for n in _ARRAYS}
         videos = json.loads((root / "videos.json").read_text())
@@ -276,4 +292,4 @@ def read_bundle(path: Path, verify: bool = True) -> Bundle:
     content = BundleContent(videos=videos, model=model, labels=labels, thumb_shape=shape,
                             thumbs=[os.path.join(base, s) for s in segments], manifest=manifest, **arrays)
     store = FrameStore(root / "thumbs", segments, [v["frames"] for v in videos], shape)
-    return Bundle(root, manifest, content, indexes, store)
+    return Bundle(root, manifest, content, indexes, store, later)

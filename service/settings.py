@@ -52,6 +52,10 @@ class ServiceSettings:
     drain_s: float = 5.0
     """On SIGTERM: report NOT_SERVING, keep serving this long, then stop with a grace period."""
     grace_s: float = 20.0
+    verify_inline_mb: int = 256
+    """Bundle files up to this size are checksummed before the bundle serves; larger ones (the
+    features, the inverted lists) after: a first load serves while they are checked and drops
+    the bundle if one fails, a hot swap keeps the old bundle until they pass."""
     precompute_similar: bool = True
     """Compute every indexed video's most similar videos in the background after a bundle loads
     (kept in <atlas>/.neighbours for the next start): FindSimilar for a whole indexed video then

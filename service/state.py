@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from indexer import Code, VidatlasError, read_bundle
-from indexer.bundle import CURRENT
+from indexer.bundle import CURRENT, verify_files
 from indexer.settings import available_cores
 from indexer.labels import ADDED, attach, read_added
 
@@ -66,6 +66,8 @@ class Holder:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _table: threading.Thread | None = None
+    _dropped: str = ""  # a version whose deferred checksums failed: not loaded again
+    _verifier: threading.Thread | None = None
 
     @property
     def atlas(self) -> Path:
@@ -92,12 +94,14 @@ class Holder:
         """Load the bundle if it is not the one being served; True when a new one was loaded."""
         with self._lock:
             pointer = self._pointer()
-            if self.state is not None and pointer and self.state.version == pointer:
+            if pointer and (self.state is not None and self.state.version == pointer or pointer == self._dropped):
                 return False
             try:
-                bundle = read_bundle(self.atlas)
+                bundle = read_bundle(self.atlas, defer_over=self.settings.verify_inline_mb << 20)
                 if self.state is not None and bundle.version == self.state.version:
                     return False
+                if bundle.unverified and self.state is not None:
+                    verify_files(bundle)  # a hot swap: the old bundle serves until the new one is whole
                 searcher = Searcher(bundle)
                 labels = self._attach(searcher, [*bundle.content.labels, *read_added(self.labels_path)])
             except Exception as exc:  # whatever is wrong with the new bundle, the old one keeps serving
@@ -115,11 +119,32 @@ class Holder:
                 self.on_change(True)
             log.info("serving bundle %s (%d videos, %d frames)", searcher.version, len(searcher.ids),
                      len(searcher.frame_time))
+            if bundle.unverified:  # a first load: serving starts now, the large files are checked meanwhile
+                self._verifier = threading.Thread(target=self._verify_later, args=(searcher,), daemon=True,
+                                                  name="vidatlas-verify")
+                self._verifier.start()
             if self.settings.precompute_similar:
                 self._table = threading.Thread(target=self._precompute, args=(searcher,), daemon=True,
                                                name="vidatlas-neighbours")
                 self._table.start()
             return True
+
+    def _verify_later(self, searcher: Searcher) -> None:
+        """Checksum the large files of the bundle a first load started serving; on a mismatch
+        drop it (NOT_SERVING, FAILED_PRECONDITION to requests) and never load that version again
+        until ``CURRENT`` names another."""
+        try:
+            verify_files(searcher.bundle)
+        except VidatlasError as exc:
+            with self._lock:
+                self._dropped = searcher.version
+                self.load_failures += 1
+                self.last_error = str(exc)
+                if self.state is not None and self.state.searcher is searcher:
+                    self.state = None
+                log.error("bundle %s dropped after it started serving: %s", searcher.version, exc)
+            if self.on_change:
+                self.on_change(False)
 
     def _precompute(self, searcher: Searcher) -> None:
         """Read or build the similar-videos table (at low CPU priority) and swap in a State that
