@@ -9,6 +9,7 @@ Layout under an atlas directory::
     atlas/<version>/*.faiss        indexes over frame features, frame codes and fingerprints
     atlas/<version>/model.pt       PCA + autoencoder + stretch (embeds new clips into the map)
     atlas/<version>/labels.json    labelled frames
+    atlas/<version>/pixels.npy     every frame's pixel signatures (indexer.pictures)
     atlas/<version>/thumbs/        the frame store (hard links shared with other versions)
 
 A version is assembled in a staging directory, fsynced, renamed into place and only then named
@@ -36,6 +37,7 @@ from .debris import tag
 from .errors import Code, VidatlasError
 from .framestore import FrameStore, link_or_copy
 from .mapmodel import MapModel
+from .pictures import CROP_SCALES, write_signatures
 from .settings import available_cores
 
 FORMAT = "vidatlas-bundle"
@@ -156,6 +158,10 @@ def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frame
             if not dst.exists():
                 link_or_copy(Path(src), dst)
             segments.append(name)
+        # every frame's pixel signatures, so that a query reads rows instead of thumbnails
+        write_signatures(stage / "pixels.npy", FrameStore(stage / "thumbs", segments,
+                                                          [v["frames"] for v in content.videos], content.thumb_shape),
+                         workers=available_cores())
         for path in sorted(stage.iterdir()):
             if path.is_file():
                 files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
@@ -171,6 +177,7 @@ def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frame
                        "failures": len(content.manifest.get("failures", []))},
             "thumb_shape": list(content.thumb_shape),
             "thumb_segments": segments,
+            "pixel_scales": list(CROP_SCALES),
             "feature_dim": int(content.features.shape[1]),
             "features_unit": True,
             "fingerprint_len": int(content.fingerprints.shape[1]),
@@ -216,6 +223,8 @@ class Bundle:
     indexes: dict  # FAISS indexes; "frames_features" is a frameindex.FrameIndex
     frames: FrameStore
     unverified: tuple[str, ...] = ()  # files only size-checked so far (see read_bundle's defer_over)
+    pixels: np.ndarray | None = None  # every frame's pixel signatures at manifest["pixel_scales"] (memory-mapped;
+    # None in bundles written before 2026-12-03, whose signatures are computed from thumbnails when needed)
 
     @property
     def version(self) -> str:
@@ -270,6 +279,7 @@ def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) 
         labels = json.loads((root / "labels.json").read_text())
         model = MapModel.from_bytes((root / "model.pt").read_bytes())
         indexes = {n: faiss.read_index(str(root / f"{n}.faiss")) for n in ("frames_codes", "fingerprints")}
+        pixels = np.load(root / "pixels.npy", mmap_mode="r") if "pixels.npy" in files else None
         indexes["frames_features"] = frameindex.load(root / "frames_features.faiss", arrays["features"],
                                                      manifest.get("frame_index", {}))
     except VidatlasError:
@@ -279,7 +289,8 @@ def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) 
     n = len(arrays["frame_video"])
     counts = manifest["counts"]
     if counts["frames"] != n or counts["videos"] != len(videos) or sum(v["frames"] for v in videos) != n \
-            or len(arrays["fingerprints"]) != len(videos) or indexes["frames_features"].ntotal != n:
+            or len(arrays["fingerprints"]) != len(videos) or indexes["frames_features"].ntotal != n \
+            or (pixels is not None and len(pixels) != n):
         raise VidatlasError(f"bundle {root} is inconsistent: counts do not match", Code.DATA_LOSS)
     shape = tuple(manifest["thumb_shape"])
     segments = manifest["thumb_segments"]
@@ -292,4 +303,4 @@ def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) 
     content = BundleContent(videos=videos, model=model, labels=labels, thumb_shape=shape,
                             thumbs=[os.path.join(base, s) for s in segments], manifest=manifest, **arrays)
     store = FrameStore(root / "thumbs", segments, [v["frames"] for v in videos], shape)
-    return Bundle(root, manifest, content, indexes, store, later)
+    return Bundle(root, manifest, content, indexes, store, later, pixels)

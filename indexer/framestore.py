@@ -7,6 +7,7 @@ older versions through hard links instead of copies.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
@@ -36,6 +37,18 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+@functools.lru_cache(maxsize=4096)
+def _header(shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` header :func:`write_segment` writes for uint8 frames of ``shape``."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+READ_GAP = 16 << 10
+"""Bytes of unwanted frames a read may span to save another read."""
+
+
 class FrameStore:
     """Read-only view over the segments of one bundle.
 
@@ -59,24 +72,36 @@ class FrameStore:
         offset = self._checked.get(index)
         if offset is None:
             path = self.root / self.segments[index]
-            head = io.BytesIO(os.pread(fd, 4096, 0))
-            try:
-                version = np.lib.format.read_magic(head)
-                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                shape, fortran, dtype = read(head)
-            except ValueError as exc:
-                raise VidatlasError(f"frame store segment unreadable: {path}: {exc}", Code.DATA_LOSS) from None
+            expected = _header((int(self.counts[index]), *self.shape, 3))
+            start = os.pread(fd, 4096, 0)
+            # the header this store writes, byte for byte (a parse costs 10x: a first query
+            # touches dozens of segments); anything else, e.g. another numpy's spacing, is parsed
+            head = io.BytesIO(start)
+            if start.startswith(expected):
+                head.seek(len(expected))
+            else:
+                self._parse_header(index, head)
             offset = head.tell()
-            if shape != (self.counts[index], *self.shape, 3) or dtype != np.uint8 or fortran:
-                raise VidatlasError(f"frame store segment {path} has shape {shape} ({dtype})", Code.DATA_LOSS)
             if os.fstat(fd).st_size != offset + self.frame_bytes * int(self.counts[index]):
                 raise VidatlasError(f"frame store segment {path} is truncated", Code.DATA_LOSS)
             self._checked[index] = offset
         return offset
 
+    def _parse_header(self, index: int, head: io.BytesIO) -> None:
+        """Check a header this store did not write byte for byte (DATA_LOSS if it is not our frames)."""
+        path = self.root / self.segments[index]
+        try:
+            version = np.lib.format.read_magic(head)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(head)
+        except ValueError as exc:
+            raise VidatlasError(f"frame store segment unreadable: {path}: {exc}", Code.DATA_LOSS) from None
+        if shape != (self.counts[index], *self.shape, 3) or dtype != np.uint8 or fortran:
+            raise VidatlasError(f"frame store segment {path} has shape {shape} ({dtype})", Code.DATA_LOSS)
+
     def _read(self, index: int, rows: np.ndarray, out: np.ndarray) -> None:
         """Frames ``rows`` (sorted, unique) of segment ``index`` into ``out``: one read per run of
-        consecutive frames, no mapping (opening and mapping a segment costs 15x a few reads)."""
+        frames (near-consecutive, see ``READ_GAP``), no mapping (opening and mapping a segment costs 15x a few reads)."""
         path = self.root / self.segments[index]
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -85,13 +110,17 @@ class FrameStore:
         try:
             base = self._data_offset(index, fd)
             flat = out.reshape(len(rows), -1)
-            starts = np.r_[0, np.flatnonzero(np.diff(rows) != 1) + 1]
+            # frames closer than READ_GAP bytes apart are read together (a read costs more than
+            # skipping a few small thumbnails)
+            gap = max(READ_GAP // self.frame_bytes, 0) + 1
+            starts = np.r_[0, np.flatnonzero(np.diff(rows) > gap) + 1]
             for a, b in zip(starts, np.r_[starts[1:], len(rows)]):
-                size = (b - a) * self.frame_bytes
-                data = os.pread(fd, size, base + int(rows[a]) * self.frame_bytes)
+                first, span = int(rows[a]), int(rows[b - 1] - rows[a]) + 1
+                size = span * self.frame_bytes
+                data = os.pread(fd, size, base + first * self.frame_bytes)
                 if len(data) != size:
                     raise VidatlasError(f"frame store segment {path} is truncated", Code.DATA_LOSS)
-                flat[a:b] = np.frombuffer(data, np.uint8).reshape(b - a, -1)
+                flat[a:b] = np.frombuffer(data, np.uint8).reshape(span, -1)[rows[a:b] - first]
         finally:
             os.close(fd)
 

@@ -36,17 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-PIXEL_BLOCK = 8  # thumbnail pixels per signature cell (224x126 thumbnails: 15 x 28 cells)
-TILE_ROWS, TILE_COLS = 2, 3  # pixel agreement is a mean over these tiles (columns split mirror-symmetrically)
-# less the worst-agreeing tile: an overlay (a logo, a caption) spoils a tile, not the picture
-
-
-def centred(scales: tuple[float, ...]) -> np.ndarray:
-    """Windows ``(W, 4)`` = ``(top, bottom, left, right)`` as fractions of the picture: its central
-    parts at ``scales``."""
-    m = (1 - np.asarray(scales, np.float64)) / 2
-    return np.stack([m, 1 - m, m, 1 - m], axis=1)
+from indexer.pictures import Pictures, _layout
 
 
 @functools.lru_cache(maxsize=8)
@@ -65,79 +55,6 @@ def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.nda
     windows = np.unique(np.round(np.array(out, np.float64), 6), axis=0)
     windows.flags.writeable = False  # shared by every query (cached)
     return windows
-
-
-class Pictures:
-    """Thumbnails ready to be cut at any windows: their grey summed-area tables, made once."""
-
-    def __init__(self, thumbs: np.ndarray):
-        t = np.asarray(thumbs)
-        n, h, w = t.shape[:3]
-        block = _block(h, w)
-        self.rows, self.cols = h // block, w // block
-        self.h, self.w = self.rows * block, self.cols * block
-        grey = t[:, :self.h, :self.w].sum(axis=-1, dtype=np.uint16 if t.dtype == np.uint8 else np.float32)
-        sat = np.zeros((n, self.h + 1, self.w + 1), np.float32)
-        np.cumsum(np.cumsum(grey, axis=1, dtype=np.float32), axis=2, out=sat[:, 1:, 1:])
-        self.sat = sat.reshape(n, -1)
-
-    def cells(self, windows: np.ndarray, which=slice(None)) -> np.ndarray:
-        """``(n, W, rows, cols)`` block means of the pictures' ``windows`` (any window costs the
-        same). A window too small for the grid is the whole picture."""
-        rows, cols, h, w = self.rows, self.cols, self.h, self.w
-        win = np.array(windows, np.float64).reshape(-1, 4)
-        small = ((win[:, 1] - win[:, 0]) * h / rows < 1) | ((win[:, 3] - win[:, 2]) * w / cols < 1)
-        win[small] = (0.0, 1.0, 0.0, 1.0)
-        steps_r, steps_c = np.arange(rows + 1) / rows, np.arange(cols + 1) / cols
-        ys = np.round(h * (win[:, :1] + steps_r[None] * (win[:, 1:2] - win[:, :1]))).astype(np.int64)
-        xs = np.round(w * (win[:, 2:3] + steps_c[None] * (win[:, 3:4] - win[:, 2:3]))).astype(np.int64)
-        at = self.sat[which][:, ys[:, :, None] * (w + 1) + xs[:, None, :]]  # one flat gather
-        total = at[:, :, 1:, 1:] - at[:, :, :-1, 1:] - at[:, :, 1:, :-1] + at[:, :, :-1, :-1]
-        total /= np.maximum(np.diff(ys, axis=1)[:, :, None] * np.diff(xs, axis=1)[:, None, :], 1)[None].astype(np.float32)
-        return total
-
-    def signature(self, windows: np.ndarray, which=slice(None)) -> np.ndarray:
-        """``(n, W, cells)`` float16 detail of the pictures' ``windows`` (see :func:`pixel_signature`)."""
-        rows, cols = self.rows, self.cols
-        order, bounds, _ = _layout(rows, cols)
-        g = self.cells(windows, which)
-        p = np.pad(g, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
-        p = p[:, :, :-2] + p[:, :, 1:-1] + p[:, :, 2:]  # 3x3 box sums, one axis at a time
-        g -= (p[:, :, :, :-2] + p[:, :, :, 1:-1] + p[:, :, :, 2:]) / 9
-        g = g.reshape(g.shape[0], g.shape[1], -1)[:, :, order]
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            tile = g[:, :, a:b]
-            tile -= tile.mean(axis=2, keepdims=True)
-            tile /= np.maximum(np.sqrt((tile ** 2).sum(axis=2, keepdims=True)), 1e-3)
-        return g.astype(np.float16)
-
-
-@functools.lru_cache(maxsize=8)
-def _layout(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cells in tile order (``order``: grid cell of each signature position), each tile's first
-    position (``bounds``), and the signature position of each cell's mirror image (``mirror``)."""
-    def split(size: int, parts: int) -> np.ndarray:
-        return np.round(np.linspace(0, size, parts + 1)).astype(np.int64)
-    ry, cx = split(rows, TILE_ROWS), split(cols, TILE_COLS)
-    grid = np.arange(rows * cols).reshape(rows, cols)
-    tiles = [grid[ry[i]:ry[i + 1], cx[j]:cx[j + 1]].ravel() for i in range(TILE_ROWS) for j in range(TILE_COLS)]
-    order = np.concatenate(tiles)
-    position = np.empty_like(order)
-    position[order] = np.arange(len(order))
-    mirrored = grid[:, ::-1].ravel()  # the cell a mirror image puts at each grid cell
-    mirror = position[mirrored[order]]
-    return order, np.r_[0, np.cumsum([len(x) for x in tiles])], mirror
-
-
-def pixel_signature(thumbs: np.ndarray, scales: tuple[float, ...] = (1.0,), windows: np.ndarray | None = None) -> np.ndarray:
-    """``(n, W, cells)`` float16 *detail* of RGB thumbnails, of the whole picture and of its
-    central parts at ``scales`` (what a crop of the picture would show), or of any ``windows``
-    (:func:`crop_windows`): grey block means minus their 3x3 neighbourhood mean (a high-pass), in
-    tile order, zero-mean and unit-norm within each tile. Detail moves with the picture: another
-    shot of the same place (other framing, a pan over a smooth gradient) keeps its broad shading
-    but not its detail at the same cells, while a copy keeps both, whatever its brightness,
-    contrast, colour or scale."""
-    return Pictures(thumbs).signature(centred(scales) if windows is None else windows)
 
 
 def pixel_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -199,17 +116,6 @@ def register(pairs: list[tuple[np.ndarray, int]], pictures: Pictures, window: np
                 break
             best, score = tries[i], float(agree[i])
     return best, score
-
-
-def _block(height: int, width: int) -> int:
-    """Thumbnail pixels per signature cell: ``PIXEL_BLOCK``, or 1 for tiny thumbnails (every pixel a cell)."""
-    return PIXEL_BLOCK if min(height, width) >= PIXEL_BLOCK else 1
-
-
-def signature_grid(thumb_height: int, thumb_width: int) -> tuple[int, int]:
-    """The ``(rows, cols)`` of signatures made from thumbnails of this size."""
-    block = _block(thumb_height, thumb_width)
-    return thumb_height // block, thumb_width // block
 
 
 @dataclass(frozen=True)

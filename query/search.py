@@ -33,8 +33,10 @@ from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
 
 from . import content, graph
-from .copies import (Pictures, Segment, crop_windows, local_align, pixel_agreement, pixel_signature, register,
-                     segments as copy_segments, signature_grid, window_agreement)
+from indexer.pictures import Pictures, pixel_signature, signature_grid
+
+from .copies import (Segment, crop_windows, local_align, pixel_agreement, register, segments as copy_segments,
+                     window_agreement)
 from .settings import SearchSettings
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ class Query:
     codes: np.ndarray
     video: int | None = None
     whole: bool = False  # the query is all of indexed video ``video`` (answerable from a neighbour table)
-    pixels: np.ndarray | None = None  # pixel signatures (query.copies.pixel_signature); None: read when needed
+    pixels: np.ndarray | None = None  # pixel signatures (indexer.pictures.pixel_signature); None: read when needed
     pixel_times: np.ndarray | None = None  # times of ``pixels`` when they are sampled apart from ``times`` (a
     # clip's every frame: a copy then meets the very frame the bundle sampled, whatever its phase)
 
@@ -177,6 +179,8 @@ class Searcher:
         # video -> (signatures of its every frame, which of them are computed yet)
         self._pixels: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
         self._pixel_bytes = 0
+        self._stored_pixels = bundle.pixels is not None and \
+            tuple(bundle.manifest.get("pixel_scales", ())) == tuple(settings.crop_scales)
         self.period = 1.0 / float(bundle.manifest.get("sampling", {}).get("fps", 1.0))
 
     @property
@@ -270,32 +274,55 @@ class Searcher:
 
     def pixels(self, v: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Pixel signatures at every crop scale of video ``v``'s frames ``rows`` (its own frame
-        numbers, boolean or integer; all frames when None). Each frame's are computed from its
-        thumbnail the first time a query needs that frame, so a search pays for the frames its
-        features came near, not for whole videos; the most recently used videos are kept, up to
-        ``pixel_cache_mb``."""
-        a, b = int(self.offsets[v]), int(self.offsets[v + 1])
-        want = np.arange(b - a) if rows is None else np.arange(b - a)[rows]
+        numbers, boolean or integer; all frames when None); see :meth:`pixels_of`."""
+        return self.pixels_of([v], [rows])[0]
+
+    def pixels_of(self, videos, rows) -> list[np.ndarray]:
+        """Pixel signatures of ``rows[i]`` of each of ``videos[i]`` (as :meth:`pixels`): the
+        bundle's stored ones (``pixels.npy``, memory-mapped) when they are at the search's
+        ``crop_scales``. Otherwise (an older bundle, other scales) each frame's are computed from
+        its thumbnail the first time a query needs it, those missing from every video asked for
+        together (one read a run of frames, one signature pass), and the most recently used
+        videos' are kept, up to ``pixel_cache_mb``."""
+        if self._stored_pixels:
+            wants = [int(self.offsets[v]) + np.arange(int(self.offsets[v + 1] - self.offsets[v]))[
+                slice(None) if r is None else r] for v, r in zip(videos, rows)]
+            if not wants:
+                return []
+            return np.split(self.bundle.pixels[np.concatenate(wants)], np.cumsum([len(w) for w in wants])[:-1])
+        wants, entries = [], []
         with self._lock:
-            entry = self._pixels.get(v)
-            if entry is not None:
-                self._pixels.move_to_end(v)
+            for v, r in zip(videos, rows):
+                n = int(self.offsets[v + 1] - self.offsets[v])
+                wants.append(np.arange(n) if r is None else np.arange(n)[r])
+                entries.append(self._pixels.get(v))
+                if entries[-1] is not None:
+                    self._pixels.move_to_end(v)
         # (with nothing asked for, a first call still computes one frame: the array's shape)
-        missing = (want if len(want) else np.arange(1)) if entry is None else want[~entry[1][want]]
-        if len(missing):
-            missing = np.unique(missing)
-            new = pixel_signature(self.bundle.frames.take(a + missing), self.settings.crop_scales)
+        missing = [(w if len(w) else np.arange(1)) if e is None else w[~e[1][w]] for w, e in zip(wants, entries)]
+        missing = [np.unique(m) for m in missing]
+        if any(len(m) for m in missing):
+            frames = np.concatenate([int(self.offsets[v]) + m for v, m in zip(videos, missing)])
+            new = pixel_signature(self.bundle.frames.take(frames), self.settings.crop_scales)
+            heads = np.cumsum([0] + [len(m) for m in missing])
             with self._lock:  # a race computes a frame twice, never wrongly
-                entry = self._pixels.get(v)
-                if entry is None:
-                    entry = (np.zeros((b - a, *new.shape[1:]), new.dtype), np.zeros(b - a, bool))
-                    self._pixels[v] = entry
-                    self._pixel_bytes += entry[0].nbytes
-                entry[0][missing] = new
-                entry[1][missing] = True
+                for i, (v, m) in enumerate(zip(videos, missing)):
+                    if not len(m):
+                        continue
+                    # the entry read above holds this video's other frames asked for (even if
+                    # evicted since); without one, all frames asked for are in ``m``
+                    entry = entries[i] if entries[i] is not None else self._pixels.get(v)
+                    if entry is None:
+                        n = int(self.offsets[v + 1] - self.offsets[v])
+                        entry = (np.zeros((n, *new.shape[1:]), new.dtype), np.zeros(n, bool))
+                        self._pixels[v] = entry
+                        self._pixel_bytes += entry[0].nbytes
+                    entry[0][m] = new[heads[i]:heads[i + 1]]
+                    entry[1][m] = True
+                    entries[i] = entry
                 while self._pixel_bytes > self.settings.pixel_cache_mb << 20 and len(self._pixels) > 1:
                     self._pixel_bytes -= self._pixels.popitem(last=False)[1][0].nbytes
-        return entry[0][want]
+        return [e[0][w] for w, e in zip(wants, entries)]
 
     def rows_of(self, q: Query) -> np.ndarray | None:
         """The bundle rows of an indexed query's frames (None for a clip)."""
@@ -352,7 +379,7 @@ class Searcher:
             # only frames some query frame's features come near (at all) are compared by their pictures
             near = valid & (sim.max(axis=1) >= st.pixel_min_similarity)
             if len(at) and near.any():  # those of every candidate at once, scattered like the features
-                sigs = np.concatenate([self.pixels(v, near[c, :lengths[c]]) for c, v in enumerate(candidates)])
+                sigs = np.concatenate(self.pixels_of(candidates, [near[c, :lengths[c]] for c in range(len(candidates))]))
                 agree = np.maximum.reduceat(pixel_agreement(qpix, sigs, *signature_grid(*self.bundle.frames.shape)),
                                             pheads, axis=0)
                 cube = np.where(valid, np.float32(0), np.float32(-np.inf))[:, :, None].repeat(len(pheads), 2)
@@ -473,6 +500,8 @@ class Searcher:
         heads = np.r_[0, np.flatnonzero(np.diff(probe[rank])) + 1]
         place = np.arange(len(rank)) - np.repeat(heads, np.diff(np.r_[heads, len(rank)]))
         own = [int(v) for v in best_vid[rank[place < st.videos_per_probe]] if v != q.video]
+        if q.video is not None and not q.whole:
+            return list(dict.fromkeys(ranked + own))
         fp = fingerprint(q.times, q.codes, self.fp_len).reshape(1, -1)
         _, near = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp, np.float32),
                                                              min(count + 1, n_videos))

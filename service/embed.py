@@ -12,7 +12,7 @@ from indexer import BackboneSettings, Code, SamplingSettings, VidatlasError
 from indexer.backbone import Backbone
 from indexer.decode import VideoReader, next_tick, read_samples
 
-from query.copies import pixel_signature
+from indexer.pictures import pixel_signature
 from query.search import Query, Searcher
 from .settings import ServiceSettings
 

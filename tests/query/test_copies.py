@@ -1,13 +1,15 @@
 """Copied segments in FindSimilar: a short exact copy outranks a long loose resemblance, a query
 with two copied pieces gets both back with their segments, matched ranges follow the copy's own
 time (speed changes as slopes, never one frame), and duplicate groups come from the table."""
+import dataclasses
+
 import numpy as np
 import pytest
 
 from indexer import read_bundle
 from indexer.samples import pan, photo, write_video
-from query.copies import (Pictures, crop_windows, local_align, pixel_agreement, pixel_signature, register, segments,
-                          signature_grid, window_agreement)
+from indexer.pictures import Pictures, pixel_signature, signature_grid
+from query.copies import crop_windows, local_align, pixel_agreement, register, segments, window_agreement
 from query.neighbours import build, duplicate_groups
 from query.search import SEGMENTS, WHOLE_VIDEO, Searcher
 from query.settings import SearchSettings
@@ -220,8 +222,26 @@ def test_a_clip_is_matched_at_its_every_frame_whatever_the_phase(searcher, embed
     assert len(best) >= 5 and best.min() > 0.95, best
 
 
+OTHER_SCALES = SearchSettings(crop_scales=(1.0, 0.85))  # not the bundle's stored ones: computed from thumbnails
+
+
+def test_stored_pixel_signatures_are_those_computed_from_thumbnails(atlas):
+    """The bundle's pixels.npy holds, bit for bit, what the thumbnails give; a bundle without it
+    (written before it existed) computes them, and the answers are the same."""
+    bundle = read_bundle(atlas)
+    assert bundle.pixels is not None and bundle.manifest["pixel_scales"] == list(SearchSettings().crop_scales)
+    stored, computed = Searcher(bundle), Searcher(dataclasses.replace(bundle, pixels=None))
+    for v in range(len(stored.ids)):
+        np.testing.assert_array_equal(stored.pixels(v), computed.pixels(v))
+    assert not stored._pixels and len(computed._pixels) == len(stored.ids)  # read, not computed and cached
+    q = stored.query_for_video(stored.ids[0], 1.0, 4.0)
+    assert stored.similar(q, 5) == computed.similar(q, 5)
+    other = Searcher(bundle, OTHER_SCALES)  # other scales than stored: computed
+    assert other.pixels(0).shape[1] == 2 and list(other._pixels) == [0]
+
+
 def test_pixel_signatures_are_kept_within_their_budget(atlas):
-    s = Searcher(read_bundle(atlas), SearchSettings(pixel_cache_mb=0))
+    s = Searcher(read_bundle(atlas), dataclasses.replace(OTHER_SCALES, pixel_cache_mb=0))
     for v in range(3):
         s.pixels(v)
     assert list(s._pixels) == [2]  # only the newest video's: the budget holds no more
@@ -230,10 +250,10 @@ def test_pixel_signatures_are_kept_within_their_budget(atlas):
 
 def test_pixel_signatures_are_computed_for_the_frames_asked_for_only(atlas):
     """A search pays for the frames it compares, not for whole videos; what it gets is the same."""
-    s = Searcher(read_bundle(atlas))
-    whole = Searcher(read_bundle(atlas)).pixels(1)
+    s = Searcher(read_bundle(atlas), OTHER_SCALES)
+    whole = Searcher(read_bundle(atlas), OTHER_SCALES).pixels(1)
     assert s.pixels(1, np.zeros(len(whole), bool)).shape == (0, *whole.shape[1:])  # none asked for: none given
-    s = Searcher(read_bundle(atlas))
+    s = Searcher(read_bundle(atlas), OTHER_SCALES)
     some = np.zeros(len(whole), bool)
     some[[0, 2, len(whole) - 1]] = True
     np.testing.assert_array_equal(s.pixels(1, some), whole[some])
