@@ -38,6 +38,8 @@ import numpy as np
 
 from indexer.pictures import Pictures, _layout
 
+from . import kernels
+
 
 @functools.lru_cache(maxsize=8)
 def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.ndarray:
@@ -149,33 +151,7 @@ class Local:
 def local_align(sim: np.ndarray, threshold: float, max_step: int = 2, repeat_penalty: float = 0.1) -> Local:
     """Local alignment of every candidate at once. ``sim`` is ``(candidates, n, m)``, padded
     with ``-inf`` for shorter videos."""
-    c, n, m = sim.shape
-    gain = sim - np.float32(threshold)
-    h = np.zeros((c, n, m), np.float32)
-    total = np.zeros((c, n, m), np.float32)
-    first = np.empty((c, n, m), np.int64)  # start cell of the run, as first_i * m + first_j
-    cols = np.arange(m)
-    first[:, 0] = cols
-    h[:, 0] = np.maximum(gain[:, 0], 0)
-    total[:, 0] = np.where(h[:, 0] > 0, sim[:, 0], 0)
-    pen = np.float32(repeat_penalty)
-    for i in range(1, n):
-        prev = h[:, i - 1]
-        # predecessor: the same column (a repeat, penalised) or 1..max_step columns back
-        best = prev - pen
-        step = np.zeros((c, m), np.int64)
-        for d in range(1, min(max_step, m - 1) + 1):
-            better = prev[:, :-d] > best[:, d:]
-            best[:, d:] = np.where(better, prev[:, :-d], best[:, d:])
-            step[:, d:] = np.where(better, d, step[:, d:])
-        src = cols[None, :] - step  # column of the predecessor
-        cont = best > 0
-        value = gain[:, i] + np.where(cont, best, 0)
-        live = value > 0
-        h[:, i] = np.where(live, value, 0)
-        total[:, i] = np.where(live, sim[:, i] + np.where(cont, np.take_along_axis(total[:, i - 1], src, 1), 0), 0)
-        first[:, i] = np.where(cont, np.take_along_axis(first[:, i - 1], src, 1), i * m + cols[None, :])
-    return Local(h, total, first)
+    return Local(*kernels.local(sim, threshold, max_step, repeat_penalty))
 
 
 def segment_score(mean_sim: np.ndarray, seconds: np.ndarray, threshold: float, length_half_s: float) -> np.ndarray:

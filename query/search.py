@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
 
-from . import content, graph
+from . import content, graph, kernels
 from indexer.pictures import Pictures, pixel_signature, signature_grid
 
 from .copies import (Segment, crop_windows, local_align, pixel_agreement, register, segments as copy_segments,
@@ -111,26 +111,10 @@ def align_many(sim: np.ndarray, repeat_penalty: float = 0.0) -> tuple[np.ndarray
     frames are not all piled onto one). Returns the mean similarity along each best path (the
     penalty not counted) and its first and last column.
     """
-    c, n, m = sim.shape
-    dp = sim[:, 0, :].copy()
-    start = np.broadcast_to(np.arange(m), (c, m)).copy()
-    repeats = np.zeros((c, m))
-    idx = np.arange(m)
-    for i in range(1, n):
-        acc = np.maximum.accumulate(dp, axis=1)
-        before = np.full_like(dp, -np.inf)
-        before[:, 1:] = acc[:, :-1]  # best of dp[i-1, :j]
-        arg = np.zeros((c, m), np.int64)
-        arg[:, 1:] = np.maximum.accumulate(np.where(dp >= acc, idx, 0), axis=1)[:, :-1]
-        stay = dp - repeat_penalty
-        take_stay = stay >= before
-        src = np.where(take_stay, idx, arg)
-        start = np.take_along_axis(start, src, axis=1)
-        repeats = np.take_along_axis(repeats, src, axis=1) + take_stay
-        dp = sim[:, i, :] + np.where(take_stay, stay, before)
+    dp, start, repeats = kernels.monotone(sim, repeat_penalty)
     last = dp.argmax(axis=1)
-    rows = np.arange(c)
-    return (dp[rows, last] + repeat_penalty * repeats[rows, last]) / n, start[rows, last], last
+    rows = np.arange(len(dp))
+    return (dp[rows, last] + repeat_penalty * repeats[rows, last]) / sim.shape[1], start[rows, last], last
 
 
 def _top(values: np.ndarray, count: int, keep) -> list[int]:
