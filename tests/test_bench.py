@@ -70,9 +70,10 @@ def test_map_quality_benchmark_quick():
 
 def test_memory_benchmark_quick():
     text = run(ROOT / "bench" / "memory.py", "--quick")
-    rows = table_rows(text, 13)
+    rows = table_rows(text, 14)
     small, large = rows["25,000"], rows["50,000"]
-    for frames, (kind, per_frame, mib, build_mib, build_s, recall, load_s, loaded, peak, split, whole, ranged) in (
+    for frames, (kind, per_frame, mib, build_mib, build_s, recall, load_s, loaded, peak, split, whole, ranged,
+                 limit) in (
             (25_000, small), (50_000, large)):
         assert kind.startswith("IVF") and kind.endswith("SQ8")  # past 20k frames, well inside 4 GiB
         assert float(per_frame) * frames == pytest.approx(float(mib) * 2**20, rel=0.05)
@@ -82,6 +83,7 @@ def test_memory_benchmark_quick():
         for cell in (whole, ranged):
             p50, p99 = (float(x) for x in cell.split(" / "))
             assert 0 < p50 <= p99
+        assert limit == "none"
     # the same kind of index at both sizes: about the same bytes a frame, twice the frames about twice the bytes
     assert float(large[1]) == pytest.approx(float(small[1]), rel=0.1)
     assert 1.6 < float(large[2]) / float(small[2]) < 2.4
