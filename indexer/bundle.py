@@ -274,7 +274,7 @@ def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) 
     if verify:
         _verify(root, {n: m for n, m in files.items() if n not in later})
     try:
-        arrays = {n: np.load(root / f"{n}.npy", mmap_mode="r" if n == "features" else None) for n in _ARRAYS}
+        arrays = {n: np.load(root / f"{n}.npy", mmap_mode="r") for n in _ARRAYS}  # read-only, paged in on use
         videos = json.loads((root / "videos.json").read_text())
         labels = json.loads((root / "labels.json").read_text())
         model = MapModel.from_bytes((root / "model.pt").read_bytes())

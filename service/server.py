@@ -172,11 +172,17 @@ class VidAtlasServicer(pb_grpc.VidAtlasServiceServicer):
     def GetInfo(self, request, context):
         state = self.holder.current()
         s = state.searcher
-        from importlib.metadata import version
         return pb.GetInfoResponse(bundle_version=state.version, videos=len(s.ids), frames=len(s.frame_time),
                                   backbone=s.bundle.manifest["backbone"]["name"], labels=len(state.labels),
-                                  server_version=version("vidatlas"),
+                                  server_version=_server_version(),
                                   parameters=conv.parameters(s.settings, self.settings))
+
+
+@functools.cache
+def _server_version() -> str:
+    """The installed package's version (read once: the lookup scans site-packages, ~1 ms)."""
+    from importlib.metadata import version
+    return version("vidatlas")
 
 
 def _read(path: str) -> bytes:
