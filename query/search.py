@@ -484,12 +484,13 @@ class Searcher:
         heads = np.r_[0, np.flatnonzero(np.diff(probe[rank])) + 1]
         place = np.arange(len(rank)) - np.repeat(heads, np.diff(np.r_[heads, len(rank)]))
         own = [int(v) for v in best_vid[rank[place < st.videos_per_probe]] if v != q.video]
-        if q.video is not None and not q.whole:
-            return list(dict.fromkeys(ranked + own))
+        voted = list(dict.fromkeys(ranked + own))
+        if q.video is not None and not q.whole and len(voted) >= count:
+            return voted  # a range's path is not a video's: fingerprints only top up a short list
         fp = fingerprint(q.times, q.codes, self.fp_len).reshape(1, -1)
         _, near = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp, np.float32),
                                                              min(count + 1, n_videos))
-        return list(dict.fromkeys(ranked + own + [int(v) for v in near[0] if v >= 0 and v != q.video]))
+        return list(dict.fromkeys(voted + [int(v) for v in near[0] if v >= 0 and v != q.video]))
 
     def dissimilar(self, k: int, q: Query | None = None, mode: str = "content") -> list[Match]:
         """``k`` videos as different from each other as possible, or the ``k`` farthest from a
