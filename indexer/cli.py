@@ -49,7 +49,8 @@ def settings_from(args: argparse.Namespace) -> IndexSettings:
     sampling = given(s.sampling, fps=args.fps, decode_threads=args.decode_threads)
     backbone = given(s.backbone, name=args.backbone, weights=args.weights, batch_size=args.batch_size,
                      threads=args.threads, device=args.device)
-    mapping = given(s.map, epochs=args.epochs, seed=args.seed, pca_dim=args.pca_dim, objective=args.map_objective)
+    mapping = given(s.map, epochs=args.epochs, seed=args.seed, pca_dim=args.pca_dim, objective=args.map_objective,
+                    fit_frames=args.fit_frames)
     store = given(s.store, memory_budget=args.memory_budget, frame_index=args.frame_index)
     return dataclasses.replace(s, sampling=sampling, backbone=backbone, map=mapping, store=store,
                                progress=not args.no_progress)
@@ -98,6 +99,9 @@ def add_parsers(sub) -> None:
     g.add_argument("--epochs", type=int, help="upper bound on autoencoder training, in passes over the frames "
                                               "(default 20, at most 400 steps; training usually stops earlier on convergence)")
     g.add_argument("--pca-dim", type=int, help="PCA output size (default 256)")
+    g.add_argument("--fit-frames", type=int, metavar="N",
+                   help="fit the map on at most N frames, a seeded sample (default 200000); the other frames are "
+                        "placed by the fitted encoder, as --add places new videos. Bounds the fit's time and memory")
     g.add_argument("--seed", type=int, help="random seed; same seed and input give the same bundle")
     g = p.add_argument_group("bundle")
     g.add_argument("--memory-budget", metavar="SIZE",

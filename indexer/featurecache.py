@@ -41,7 +41,7 @@ def content_hash(path: Path) -> str:
 class CachedVideo:
     content_hash: str
     times: np.ndarray
-    features: np.ndarray
+    features: np.ndarray | None
     thumbs_path: Path
     info: dict
     pixel_stats: np.ndarray
@@ -69,8 +69,13 @@ class FeatureCache:
                  info=np.frombuffer(json.dumps(info).encode(), np.uint8))
         os.replace(tmp, meta)
 
-    def get(self, digest: str) -> CachedVideo:
+    def get(self, digest: str, features: bool = True) -> CachedVideo:
+        """An entry; without ``features`` (None) its backbone features, 5 KB a frame, stay on disk."""
         meta, thumbs_path = self._paths(digest)
-        with np.load(meta) as z:
-            return CachedVideo(digest, z["times"], z["features"], thumbs_path,
+        with np.load(meta) as z:  # an npz reads only the members asked for
+            return CachedVideo(digest, z["times"], z["features"] if features else None, thumbs_path,
                                json.loads(z["info"].tobytes().decode()), z["pixel_stats"])
+
+    def features(self, digest: str) -> np.ndarray:
+        with np.load(self._paths(digest)[0]) as z:
+            return z["features"]

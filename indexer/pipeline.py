@@ -32,7 +32,7 @@ from .debris import sweep, tag
 from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
 from .labels import attach
-from .mapmodel import MapModel
+from .mapmodel import Fitted, MapModel
 from .paths import fingerprints
 from .pixelstats import pixel_stats
 from .settings import IndexSettings, MapSettings, SamplingSettings, available_cores
@@ -268,14 +268,18 @@ def _span(times: np.ndarray, fps: float) -> float:
 
 @dataclass(frozen=True)
 class Extracted:
-    """One video as the feature cache holds it: its record, frame times, backbone features,
-    frame-store segment and pixel statistics."""
+    """One video as the feature cache holds it: its record, frame times, frame-store segment and
+    pixel statistics; its backbone features (5 KB a frame) stay in the cache until asked for."""
 
     record: dict
     times: np.ndarray
-    features: np.ndarray
     thumbs: Path
     pixel_stats: np.ndarray
+    cache: FeatureCache
+
+    def features(self) -> np.ndarray:
+        """The backbone features, read from the cache on every call (not held)."""
+        return self.cache.features(self.record["content_hash"])
 
 
 @dataclass(frozen=True)
@@ -305,19 +309,57 @@ class VideoRows:
 def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float) -> list[Extracted]:
     out = []
     for v, digest in entries:
-        c = cache.get(digest)
+        c = cache.get(digest, features=False)
         info = c.info
         record = {
             "id": v.video_id, "path": str(v.path), "content_hash": digest, "frames": int(len(c.times)),
             "duration_s": _span(c.times, fps),
             **{k: info.get(k) for k in ("width", "height", "rotation", "codec", "decode_mode", "warnings")},
         }
-        out.append(Extracted(record, c.times, c.features, c.thumbs_path, c.pixel_stats))
+        out.append(Extracted(record, c.times, c.thumbs_path, c.pixel_stats, cache))
     return out
 
 
 def _split(rows: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
     return np.split(rows, np.cumsum(lengths)[:-1])
+
+
+def fit_sample(frames: int, settings: MapSettings) -> np.ndarray | None:
+    """The frames (sorted rows over the whole collection) the map is fitted on: a seeded sample
+    of ``settings.fit_frames`` when the collection holds more, else None (every frame)."""
+    if frames <= settings.fit_frames:
+        return None
+    rng = np.random.default_rng(settings.seed)
+    return np.sort(rng.choice(frames, settings.fit_frames, replace=False))
+
+
+def _features(extracted: list[Extracted], sample: np.ndarray | None) -> np.ndarray:
+    """Backbone features of every frame, or of the ``sample`` rows only (read video by video)."""
+    if sample is None:
+        return np.concatenate([e.features() for e in extracted])
+    starts = np.cumsum([0] + [len(e.times) for e in extracted])
+    parts = []
+    for e, a, (lo, hi) in zip(extracted, starts, zip(np.searchsorted(sample, starts[:-1]),
+                                                     np.searchsorted(sample, starts[1:]))):
+        if hi > lo:
+            parts.append(e.features()[sample[lo:hi] - a])
+    return np.concatenate(parts)
+
+
+def _place(extracted: list[Extracted], fitted: Fitted, sample: np.ndarray, bar) -> list[VideoRows]:
+    """Every video's rows when the map was fitted on ``sample``: its frames placed by the fitted
+    encoder (as ``--add`` places them), the sampled frames keeping what the fit gave them."""
+    rows, start = [], 0
+    for e in extracted:
+        reduced, codes, errors = fitted.model.embed(e.features())
+        lo, hi = np.searchsorted(sample, [start, start + len(e.times)])
+        mine = sample[lo:hi] - start
+        for col, fit_col in ((reduced, fitted.reduced), (codes, fitted.codes), (errors, fitted.errors)):
+            col[mine] = fit_col[lo:hi]
+        rows.append(VideoRows.embedded(e, reduced, codes, errors))
+        start += len(e.times)
+        bar.update(1)
+    return rows
 
 
 def _assemble(rows: list[VideoRows], model: MapModel, settings: IndexSettings, labels: list[dict],
@@ -359,7 +401,8 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
     if not entries:
         raise VidatlasError("no video could be indexed; nothing to build", Code.FAILED_PRECONDITION)
     extracted = _load(cache, entries, settings.sampling.fps)
-    all_feats = np.concatenate([e.features for e in extracted])
+    lengths = [len(e.times) for e in extracted]
+    sample = fit_sample(sum(lengths), settings.map)
     bar = _progress(settings, total=None, unit="step", desc="train map")
     with stage(report, "train"):
         def on_step(step, total, loss):
@@ -367,13 +410,17 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
             bar.n = step
             bar.set_postfix(loss=f"{loss:.3f}")
             bar.refresh()
-        fitted = MapModel.fit(all_feats, settings.map, on_step)
+        fitted = MapModel.fit(_features(extracted, sample), settings.map, on_step)
         model = fitted.model
+        model.training["fit_frames"] = len(fitted.reduced)
         bar.close()
     with stage(report, "embed"):
-        lengths = [len(e.times) for e in extracted]
-        parts = zip(*(_split(col, lengths) for col in (fitted.reduced, fitted.codes, fitted.errors)))
-        rows = [VideoRows.embedded(e, *part) for e, part in zip(extracted, parts)]
+        if sample is None:
+            parts = zip(*(_split(col, lengths) for col in (fitted.reduced, fitted.codes, fitted.errors)))
+            rows = [VideoRows.embedded(e, *part) for e, part in zip(extracted, parts)]
+        else:
+            with _progress(settings, total=len(extracted), unit="video", desc="place frames") as bar:
+                rows = _place(extracted, fitted, sample, bar)
     content = _assemble(rows, model, settings, labels, _manifest(settings, cache.dir.name, weights_digest, model),
                         report)
     with stage(report, "write"):
@@ -522,7 +569,7 @@ def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path)
     rows = {rec["id"]: VideoRows.of_bundle(c, i) for i, rec in enumerate(c.videos) if rec["id"] not in replaced}
     with stage(report, "embed"):
         for e in _load(extractor.cache, new, settings.sampling.fps):
-            rows[e.record["id"]] = VideoRows.embedded(e, *c.model.embed(e.features))
+            rows[e.record["id"]] = VideoRows.embedded(e, *c.model.embed(e.features()))
     labels = list(c.labels) + list(labels or [])
     manifest = {k: m[k] for k in ("backbone", "extraction_key", "sampling", "map", "training")}
     manifest["base_version"] = old.version

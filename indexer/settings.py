@@ -131,6 +131,12 @@ class MapSettings:
     """Percentile stretch so the codes fill the unit disk."""
     fingerprint_len: int = 32
     """Points in a video's resampled path."""
+    fit_frames: int = 200_000
+    """The map (PCA, kNN graph, layout, encoder) is fitted on at most this many frames: a seeded
+    sample across the collection when it holds more. The other frames are placed by the fitted
+    encoder, as ``--add`` places new videos. This bounds the fit's time (about 34 s at 100k frames,
+    growing with the frames) and the build's memory (backbone features, 5 KB a frame, are held for
+    the sample only; every video is read again to be placed)."""
 
 
 SERVER_RUNTIME_BYTES = 768 << 20  # a server before any bundle: Python, torch, gRPC (measured ~0.6 GiB)
@@ -173,6 +179,9 @@ class IndexSettings:
             raise VidatlasError("pca_dim must be at least 2")
         if self.map.objective not in ("seed", "neighbours"):
             raise VidatlasError(f"map objective must be 'seed' or 'neighbours', got {self.map.objective!r}")
+        if self.map.fit_frames < 2 * self.map.n_neighbors:
+            raise VidatlasError(f"fit_frames must be at least {2 * self.map.n_neighbors} (2 x n_neighbors), "
+                                f"got {self.map.fit_frames}")
         if self.map.train_threads < 1:
             raise VidatlasError("train_threads must be at least 1")
         if self.backbone.batch_size < 1:

@@ -1,12 +1,16 @@
 """Indexing end to end on real and synthetic videos: bundle, bad input, add, shards, resume."""
 import shutil
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from indexer import Code, VidatlasError, add, index, merge, read_bundle
 from indexer.decode import read_samples
+from indexer.featurecache import FeatureCache
+from indexer.mapmodel import MapModel
+from indexer.pipeline import fit_sample
 from indexer.samples import scene_video
 from tests.conftest import FAST, ODD, SCENES
 from testkit.media import write_audio_only, write_huge_y4m
@@ -107,6 +111,24 @@ def test_shards_then_merge_equal_a_single_run(tmp_path, collection, atlas):
     for name in ("frame_time", "codes", "features", "fingerprints", "recon_error"):
         np.testing.assert_array_equal(getattr(a.content, name), getattr(b.content, name), err_msg=name)
     assert a.manifest["model_sha256"] == b.manifest["model_sha256"]
+
+
+def test_past_fit_frames_the_map_is_fitted_on_a_sample_and_the_rest_placed_by_its_encoder(tmp_path, collection,
+                                                                                          atlas):
+    n = len(read_bundle(atlas).content.frame_time)
+    settings = replace(FAST, map=replace(FAST.map, fit_frames=n // 2))
+    b = read_bundle(index(collection, tmp_path / "atlas", settings, work_dir=tmp_path / "work").bundle)
+    assert b.manifest["training"]["fit_frames"] == n // 2 and len(b.content.frame_time) == n
+    assert read_bundle(atlas).manifest["training"]["fit_frames"] == n  # under the limit: every frame
+    cache = FeatureCache(tmp_path / "work" / "features", b.manifest["extraction_key"])
+    feats = np.concatenate([cache.features(v["content_hash"]) for v in b.content.videos])
+    sample = fit_sample(n, settings.map)
+    assert len(sample) == n // 2
+    # the sampled frames are where a fit on them alone puts them
+    np.testing.assert_array_equal(b.content.codes[sample], MapModel.fit(feats[sample], settings.map).codes)
+    # every other frame is where the bundle's own map places it (as --add would)
+    rest = np.setdiff1d(np.arange(n), sample)
+    np.testing.assert_allclose(b.content.codes[rest], b.content.model.embed(feats[rest])[1], atol=1e-5)
 
 
 def test_rerun_resumes_from_the_feature_cache(tmp_path, collection):
