@@ -23,7 +23,7 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def _shard(text: str) -> tuple[int, int]:
+def shard_arg(text: str) -> tuple[int, int]:
     try:
         i, n = (int(p) for p in text.split("/"))
     except ValueError:
@@ -53,7 +53,7 @@ def settings_from(args: argparse.Namespace) -> IndexSettings:
                     fit_frames=args.fit_frames)
     store = given(s.store, memory_budget=args.memory_budget, frame_index=args.frame_index)
     return dataclasses.replace(s, sampling=sampling, backbone=backbone, map=mapping, store=store,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, tag=args.tag or s.tag)
 
 
 def add_parsers(sub) -> None:
@@ -73,7 +73,7 @@ def add_parsers(sub) -> None:
     mode.add_argument("--add", action="store_true",
                       help="embed ROOT's videos with the current bundle's frozen map (no retraining) "
                            "and publish a new version holding old and new videos")
-    mode.add_argument("--shard", type=_shard, metavar="i/N",
+    mode.add_argument("--shard", type=shard_arg, metavar="i/N",
                       help="only decode+embed every N-th video starting at i into the shared work dir; "
                            "run --merge N afterwards (a Kubernetes Indexed Job runs one shard per pod)")
     mode.add_argument("--merge", type=_positive, metavar="N",
@@ -111,6 +111,8 @@ def add_parsers(sub) -> None:
     g.add_argument("--frame-index", metavar="SPEC",
                    help="a FAISS factory string for the frame index instead of the budget's choice, e.g. "
                         "IVF1024,SQ4 or IVF1024,PQ128x4fs (compressed codes are re-scored on the stored features)")
+    p.add_argument("--tag", help="a label kept in the bundle's manifest as run_tag (e.g. the release that built "
+                                 "it); `vidatlas neighbours --wait-tag` waits for the bundle that carries it")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
     p.set_defaults(func=cmd_index, parser=p)

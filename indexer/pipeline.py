@@ -392,6 +392,7 @@ def _manifest(settings: IndexSettings, key: str, weights_digest: str, model: Map
         "sampling": asdict(settings.sampling),
         "map": asdict(settings.map),
         "training": model.training,
+        "run_tag": settings.tag,
     }
 
 
@@ -573,6 +574,7 @@ def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path)
     labels = list(c.labels) + list(labels or [])
     manifest = {k: m[k] for k in ("backbone", "extraction_key", "sampling", "map", "training")}
     manifest["base_version"] = old.version
+    manifest["run_tag"] = settings.tag
     content = _assemble([rows[k] for k in sorted(rows)], c.model, settings, labels, manifest, report)
     with stage(report, "write"):
         report.bundle = str(write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index))

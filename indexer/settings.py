@@ -171,6 +171,9 @@ class IndexSettings:
     map: MapSettings = field(default_factory=MapSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     progress: bool = True
+    tag: str = ""
+    """A label kept in the bundle's manifest (``run_tag``), e.g. the release that built it, so that
+    later steps can wait for this run's bundle (``vidatlas neighbours --wait-tag``)."""
 
     def validate(self) -> None:
         self.sampling.validate()

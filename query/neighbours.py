@@ -19,10 +19,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from indexer.debris import tag
+
+from indexer import Code, VidatlasError
 
 from .copies import Segment
 from .search import SEGMENTS, Match, Query, Searcher, check_k, check_mode
@@ -110,11 +113,14 @@ class Cancelled(Exception):
 
 
 def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1, nice: bool = False,
-          cancel: threading.Event | None = None) -> NeighbourTable:
+          cancel: threading.Event | None = None, shard: tuple[int, int] = (0, 1),
+          progress: Callable[[], object] | None = None) -> NeighbourTable:
     """Every video's ``k`` most similar videos. ``cancel``, once set, stops the work within one
-    video's search and raises :class:`Cancelled` (a stopping server must not wait for it)."""
+    video's search and raises :class:`Cancelled` (a stopping server must not wait for it).
+    ``shard=(i, n)`` searches only videos ``i, i + n, ...`` (the other rows stay empty, -1):
+    the shards' tables together are the whole table (:func:`join`)."""
     n = len(searcher.ids)
-    k = max(1, min(k, n - 1)) if n > 1 else 1
+    k = _table_k(k, n)
     videos = np.full((n, k), -1, np.int32)
     scores = np.zeros((n, k))
     ranges = np.zeros((n, k, 4))
@@ -131,13 +137,34 @@ def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1, nice: bool = F
             copy[v, j] = m.copy_score
             for g, seg in enumerate(m.segments):
                 segments[v, j, g] = (seg.query_start_s, seg.query_end_s, seg.start_s, seg.end_s, seg.score, seg.strength)
+        if progress is not None:
+            progress()
 
     if n > 1:
         with ThreadPoolExecutor(max(1, workers), initializer=lower_priority if nice else None) as pool:
-            list(pool.map(one, range(n)))
+            list(pool.map(one, range(shard[0], n, shard[1])))
     if cancel is not None and cancel.is_set():
         raise Cancelled()
     return NeighbourTable(k, videos, scores, ranges, copy, segments, searcher.settings.copy_threshold)
+
+
+def _table_k(k: int, n: int) -> int:
+    return max(1, min(k, n - 1)) if n > 1 else 1
+
+
+def join(shards: list[NeighbourTable]) -> NeighbourTable:
+    """The whole table from the tables of shards ``0..n-1`` (in that order) of one bundle: row
+    ``v`` comes from shard ``v % n``."""
+    count = len(shards)
+    first = shards[0]
+    out = [np.array(getattr(first, f)) for f in _ARRAYS]
+    for i, t in enumerate(shards[1:], 1):
+        for col, f in zip(out, _ARRAYS):
+            col[i::count] = getattr(t, f)[i::count]
+    return NeighbourTable(first.k, *out, first.copy_threshold)
+
+
+_ARRAYS = ("videos", "scores", "ranges", "copy", "segments")
 
 
 def beside_atlas(searcher: Searcher) -> Path:
@@ -152,39 +179,111 @@ def _file(directory: Path, searcher: Searcher, k: int) -> Path:
     return Path(directory) / f"{searcher.version}-{searcher.bundle.manifest.get('bundle_id', 'none')}-{tuning}-k{k}.npz"
 
 
-def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, workers: int = 1,
-                  nice: bool = False, cancel: threading.Event | None = None) -> NeighbourTable:
-    """The table for ``searcher``'s bundle: read from ``directory`` when a valid one is there,
-    else built and written there (atomically; a read-only directory only costs the next start
-    a rebuild)."""
-    path = _file(directory, searcher, k) if directory is not None else None
+def shard_file(directory: Path, searcher: Searcher, k: int, shard: tuple[int, int]) -> Path:
+    whole = _file(directory, searcher, k)
+    return whole.with_name(f"{whole.stem}.shard-{shard[0]}-of-{shard[1]}.npz")
+
+
+def _read(path: Path, searcher: Searcher, k: int) -> NeighbourTable | None:
+    """The table in ``path`` if it is a whole one that fits the bundle, else None (logged)."""
     n = len(searcher.ids)
-    if path is not None and path.is_file():
-        try:
-            with np.load(path) as z:
-                ok = int(z["format"]) == FORMAT
-                if ok:
-                    table = NeighbourTable(int(z["k"]), z["videos"], z["scores"], z["ranges"], z["copy"],
-                                           z["segments"], searcher.settings.copy_threshold)
-                    ok = table.videos.shape[0] == n and table.videos.max(initial=-1) < n \
-                        and table.scores.shape == table.videos.shape == table.copy.shape \
-                        and table.ranges.shape == (*table.videos.shape, 4) \
-                        and table.segments.shape[:2] == table.videos.shape and table.segments.shape[3] == 6
-            if ok:
-                return table
-            log.warning("neighbour table %s does not fit the bundle; rebuilding", path)
-        except Exception as exc:  # a torn or foreign file: rebuild it
-            log.warning("neighbour table %s unreadable (%s); rebuilding", path, exc)
+    try:
+        with np.load(path) as z:
+            table = NeighbourTable(int(z["k"]), *(z[f] for f in _ARRAYS), searcher.settings.copy_threshold) \
+                if int(z["format"]) == FORMAT else None
+        if table is not None and table.k == _table_k(k, n) and table.videos.shape[0] == n \
+                and table.videos.max(initial=-1) < n \
+                and table.scores.shape == table.videos.shape == table.copy.shape \
+                and table.ranges.shape == (*table.videos.shape, 4) \
+                and table.segments.shape[:2] == table.videos.shape and table.segments.shape[3] == 6:
+            return table
+        log.warning("neighbour table %s does not fit the bundle; rebuilding", path)
+    except Exception as exc:  # a torn or foreign file: rebuild it
+        log.warning("neighbour table %s unreadable (%s); rebuilding", path, exc)
+    return None
+
+
+def _write(path: Path, table: NeighbourTable) -> None:
+    """Atomically (a read-only directory only costs the next start a rebuild)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + tag() + ".npz")
+        np.savez(tmp, format=FORMAT, k=table.k, **{f: getattr(table, f) for f in _ARRAYS})
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not keep the neighbour table in %s: %s", path.parent, exc)
+
+
+def build_shard(searcher: Searcher, directory: Path, shard: tuple[int, int], k: int = TABLE_K,
+                workers: int = 1, progress: Callable[[], object] | None = None) -> Path:
+    """Search the rows of videos ``i, i + n, ...`` and keep them beside the whole table's name
+    (``vidatlas neighbours --shard i/n``, one process or pod each); a server that finds every
+    shard of its bundle joins them instead of searching."""
+    i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise VidatlasError(f"shard {i}/{n}: need 0 <= i < n", Code.INVALID_ARGUMENT)
+    path = shard_file(directory, searcher, k, shard)
+    _write(path, build(searcher, k, workers, shard=shard, progress=progress))
+    return path
+
+
+def _joined(directory: Path, searcher: Searcher, k: int) -> NeighbourTable | None:
+    """The whole table from a complete set of shard files (the largest complete set), if any."""
+    stem = _file(directory, searcher, k).stem
+    counts = sorted({int(p.name.rsplit("-of-", 1)[1].split(".")[0])
+                     for p in Path(directory).glob(f"{stem}.shard-*-of-*.npz")}, reverse=True)
+    for count in counts:
+        paths = [shard_file(directory, searcher, k, (i, count)) for i in range(count)]
+        if all(p.is_file() for p in paths):
+            parts = [_read(p, searcher, k) for p in paths]
+            if all(t is not None for t in parts):
+                return join(parts)
+    return None
+
+
+SHARD_POLL_S = 30.0  # while building, how often to look for shard files that would answer instead
+
+
+def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, workers: int = 1,
+                  nice: bool = False, cancel: threading.Event | None = None,
+                  poll_s: float = SHARD_POLL_S) -> NeighbourTable:
+    """The table for ``searcher``'s bundle: read from ``directory`` when a valid one is there,
+    else joined from a complete set of shard files there, else built; kept there whole. While it
+    builds, it looks for shard files every ``poll_s`` seconds, and joins them instead as soon as
+    a complete set is there (``vidatlas neighbours`` pods finishing after this server loaded)."""
+    path = _file(directory, searcher, k) if directory is not None else None
+    table = _read(path, searcher, k) if path is not None and path.is_file() else None
+    if table is not None:
+        return table
     t0 = time.perf_counter()
-    table = build(searcher, k, workers, nice, cancel)
-    log.info("similar videos of %d videos precomputed in %.1f s", n, time.perf_counter() - t0)
-    if path is not None:
+    has_dir = directory is not None and Path(directory).is_dir()
+    table = _joined(directory, searcher, k) if has_dir else None
+    how = "joined from shards"
+    if table is None:
+        stop, joined, last = threading.Event(), [], [time.monotonic()]
+        lock = threading.Lock()
+
+        def look() -> None:  # after each video searched
+            if cancel is not None and cancel.is_set():
+                stop.set()
+            if directory is None or stop.is_set() or time.monotonic() - last[0] < poll_s or not lock.acquire(False):
+                return
+            try:
+                last[0] = time.monotonic()
+                found = _joined(directory, searcher, k) if Path(directory).is_dir() else None
+                if found is not None:
+                    joined.append(found)
+                    stop.set()
+            finally:
+                lock.release()
+
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + tag() + ".npz")
-            np.savez(tmp, format=FORMAT, k=table.k, videos=table.videos, scores=table.scores, ranges=table.ranges,
-                     copy=table.copy, segments=table.segments)
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("could not keep the neighbour table in %s: %s", path.parent, exc)
+            table, how = build(searcher, k, workers, nice, stop, progress=look), "precomputed"
+        except Cancelled:
+            if not joined:
+                raise
+            table, how = joined[0], "joined from shards (found while searching)"
+    log.info("similar videos of %d videos %s in %.1f s", len(searcher.ids), how, time.perf_counter() - t0)
+    if path is not None:
+        _write(path, table)
     return table

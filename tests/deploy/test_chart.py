@@ -103,7 +103,8 @@ def _pod_specs(d):
 
 def test_indexed_job_shards_then_merge_job(chart):
     docs = render(chart, FULL)
-    extract, build = sorted(by_kind(docs, "Job"), key=lambda d: "build" in d["metadata"]["name"])
+    jobs = {d["metadata"]["name"].rsplit("-", 2)[-2]: d for d in by_kind(docs, "Job")}
+    extract, build = jobs["extract"], jobs["build"]
     assert extract["spec"]["completionMode"] == "Indexed"
     assert extract["spec"]["completions"] == 6 and extract["spec"]["parallelism"] == 3
     c = extract["spec"]["template"]["spec"]["containers"][0]
@@ -117,6 +118,16 @@ def test_indexed_job_shards_then_merge_job(chart):
     assert vols["videos"]["persistentVolumeClaim"] == {"claimName": "footage", "readOnly": True}
     assert vols["bundle"]["persistentVolumeClaim"]["claimName"] == "atlas"
     assert by_kind(docs, "CronJob")[0]["spec"]["schedule"] == "0 3 * * *"
+    # the similar-videos table: an Indexed Job waiting for the bundle this release's build publishes
+    tag = b["args"][b["args"].index("--tag") + 1]
+    near = jobs["neighbours"]
+    assert near["spec"]["completionMode"] == "Indexed" and near["spec"]["completions"] == 4
+    n = near["spec"]["template"]["spec"]["containers"][0]
+    assert n["args"][:3] == ["neighbours", "--bundle", "/data/atlas"]
+    assert n["args"][n["args"].index("--shard") + 1] == "$(JOB_COMPLETION_INDEX)/4"
+    assert n["args"][n["args"].index("--wait-tag") + 1] == tag and tag.endswith("-1")
+    off = render(chart, {**FULL, "indexer": {**FULL["indexer"], "neighbourShards": 0}})
+    assert {d["metadata"]["name"].rsplit("-", 2)[-2] for d in by_kind(off, "Job")} == {"extract", "build"}
 
 
 def test_secrets_are_mounted_never_inlined(chart):

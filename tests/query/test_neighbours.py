@@ -1,12 +1,17 @@
 """The precomputed similar-videos table: same answers as the search, used only where it applies,
 kept on disk and rebuilt when the file is bad."""
+import copy
 import dataclasses
+import shutil
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
 
 from indexer import read_bundle
-from query.neighbours import TABLE_K, build, load_or_build, similar
+from query.neighbours import TABLE_K, beside_atlas, build, build_shard, join, load_or_build, shard_file, similar
 from query.search import Searcher
 from service.settings import ServiceSettings
 from service.state import Holder
@@ -58,6 +63,72 @@ def test_table_file_is_reused_and_rebuilt_when_bad(searcher, tmp_path, caplog):
     blocker.write_text("a file where the directory should be")
     assert load_or_build(searcher, blocker).k == first.k  # cannot keep it: still served from memory
     assert "could not keep" in caplog.text
+
+
+def test_shards_of_the_table_join_into_the_whole_table(searcher, tmp_path, caplog):
+    whole = build(searcher)
+    parts = [build(searcher, shard=(i, 3)) for i in range(3)]
+    assert all((p.videos[i::3] == -1).all() for p in parts for i in range(3) if p is not parts[i])
+    joined = join(parts)
+    for f in ("videos", "scores", "ranges", "copy", "segments"):
+        np.testing.assert_array_equal(getattr(joined, f), getattr(whole, f), err_msg=f)
+    # an incomplete set is not used: the server searches every video itself
+    build_shard(searcher, tmp_path, (0, 2))
+    caplog.set_level("INFO")
+    load_or_build(searcher, tmp_path)  # shard 0 of 2 only
+    assert "precomputed" in caplog.text and "joined" not in caplog.text
+    with pytest.raises(Exception, match="need 0 <= i < n"):
+        build_shard(searcher, tmp_path, (2, 2))
+
+
+def test_table_shards_from_the_cli_are_joined_by_the_server(atlas, tmp_path, caplog):
+    root = tmp_path / "atlas"
+    shutil.copytree(atlas, root, ignore=shutil.ignore_patterns(".work", ".neighbours"))
+    searcher = Searcher(read_bundle(root))
+    shards = [subprocess.Popen([sys.executable, "-m", "vidatlas", "neighbours", "--bundle", str(root),
+                                "--shard", f"{i}/2", "--no-progress"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for p in shards:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+        assert "similar videos of" in out
+    directory = beside_atlas(searcher)
+    assert all(shard_file(directory, searcher, TABLE_K, (i, 2)).is_file() for i in range(2))
+    caplog.set_level("INFO")
+    table = load_or_build(searcher, directory)
+    assert "joined from shards" in caplog.text and "precomputed" not in caplog.text
+    whole = build(searcher)
+    for f in ("videos", "scores", "ranges", "copy", "segments"):
+        np.testing.assert_array_equal(getattr(table, f), getattr(whole, f), err_msg=f)
+    assert len(list(directory.glob(f"*-k{TABLE_K}.npz"))) == 1  # kept whole for the next start
+
+
+def test_a_server_building_its_table_joins_shards_that_finish_meanwhile(searcher, tmp_path, caplog):
+    paths = [build_shard(searcher, tmp_path / "pods", (i, 2)) for i in range(2)]
+    directory = tmp_path / "table"
+    directory.mkdir()
+    started, release = threading.Event(), threading.Event()
+    paused = copy.copy(searcher)  # the same bundle; its first search waits until the shards are in place
+
+    def similar(q, k, *args, **kw):
+        started.set()
+        assert release.wait(60)
+        return searcher.similar(q, k, *args, **kw)
+
+    paused.similar = similar
+    caplog.set_level("INFO")
+    out = []
+    worker = threading.Thread(target=lambda: out.append(load_or_build(paused, directory, workers=1, poll_s=0)))
+    worker.start()
+    assert started.wait(60)
+    for p in paths:
+        shutil.copy(p, directory)
+    release.set()
+    worker.join(60)
+    assert "found while searching" in caplog.text
+    whole = build(searcher)
+    for f in ("videos", "scores", "ranges", "copy", "segments"):
+        np.testing.assert_array_equal(getattr(out[0], f), getattr(whole, f), err_msg=f)
 
 
 def test_holder_precomputes_unless_told_not_to(atlas, tmp_path):

@@ -97,8 +97,15 @@ def test_sharded_build_equals_a_single_run_from_the_cli(tmp_path, collection):
     for proc in shards:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
-    out = run("index", "--out", sharded, "--merge", "4", "--no-progress")
+    # as the chart's build Job runs it: tagged, so the similar-videos pods wait for this bundle
+    waiting = subprocess.Popen([sys.executable, "-m", "vidatlas", "neighbours", "--bundle", str(sharded),
+                                "--wait-tag", "release-7", "--wait", "600", "--no-progress"], env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = run("index", "--out", sharded, "--merge", "4", "--tag", "release-7", "--no-progress")
     assert out.returncode == 0, out.stderr
+    near, err = waiting.communicate(timeout=900)
+    assert waiting.returncode == 0, err
+    assert "similar videos of 9 of 9 videos" in near and list((sharded / ".neighbours").glob("*.shard-0-of-1.npz"))
     a, b = (atlas / (atlas / "CURRENT").read_text().strip() for atlas in (single, sharded))
     files = sorted(f.name for f in a.iterdir() if f.is_file() and f.name != "manifest.json")
     assert files == sorted(f.name for f in b.iterdir() if f.is_file() and f.name != "manifest.json")
@@ -108,6 +115,7 @@ def test_sharded_build_equals_a_single_run_from_the_cli(tmp_path, collection):
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
     assert ma["model_sha256"] == mb["model_sha256"]
     assert ma["training"]["final"] == mb["training"]["final"]
+    assert (ma["run_tag"], mb["run_tag"]) == ("", "release-7")
     assert ma["map"]["objective"] == "neighbours"
     # the seed article's objective stays selectable, from the cached features, and is recorded
     out = run("index", "--out", sharded, "--merge", "4", "--no-progress", "--map-objective", "seed")
