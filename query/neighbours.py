@@ -23,9 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from indexer.debris import tag
-
 from indexer import Code, VidatlasError
+from indexer.debris import tag
 
 from .copies import Segment
 from .search import SEGMENTS, Match, Query, Searcher, check_k, check_mode
