@@ -346,9 +346,12 @@ def _features(extracted: list[Extracted], sample: np.ndarray | None) -> np.ndarr
     return np.concatenate(parts)
 
 
-def _place(extracted: list[Extracted], fitted: Fitted, sample: np.ndarray, bar) -> list[VideoRows]:
+def _place(extracted: list[Extracted], fitted: Fitted, sample: np.ndarray, reduced_out: np.ndarray,
+           bar) -> list[VideoRows]:
     """Every video's rows when the map was fitted on ``sample``: its frames placed by the fitted
-    encoder (as ``--add`` places them), the sampled frames keeping what the fit gave them."""
+    encoder (as ``--add`` places them), the sampled frames keeping what the fit gave them. The
+    reduced features go into ``reduced_out`` (all frames, memory-mapped: 1 KB a frame the build
+    does not hold), each video's rows a view of it."""
     rows, start = [], 0
     for e in extracted:
         reduced, codes, errors = fitted.model.embed(e.features())
@@ -356,15 +359,18 @@ def _place(extracted: list[Extracted], fitted: Fitted, sample: np.ndarray, bar) 
         mine = sample[lo:hi] - start
         for col, fit_col in ((reduced, fitted.reduced), (codes, fitted.codes), (errors, fitted.errors)):
             col[mine] = fit_col[lo:hi]
-        rows.append(VideoRows.embedded(e, reduced, codes, errors))
-        start += len(e.times)
+        end = start + len(e.times)
+        reduced_out[start:end] = reduced
+        rows.append(VideoRows.embedded(e, reduced_out[start:end], codes, errors))
+        start = end
         bar.update(1)
     return rows
 
 
 def _assemble(rows: list[VideoRows], model: MapModel, settings: IndexSettings, labels: list[dict],
-              manifest: dict, report: Report) -> BundleContent:
-    """The bundle's columns from per-video rows (in the given order), with fingerprints and labels."""
+              manifest: dict, report: Report, features: np.ndarray | None = None) -> BundleContent:
+    """The bundle's columns from per-video rows (in the given order), with fingerprints and labels;
+    ``features``: the rows' reduced features already stacked (e.g. memory-mapped)."""
     videos = [r.record for r in rows]
     frame_video = np.concatenate([np.full(len(r.times), i, np.int32) for i, r in enumerate(rows)])
     frame_time = np.concatenate([r.times for r in rows]).astype(np.float64)
@@ -377,7 +383,7 @@ def _assemble(rows: list[VideoRows], model: MapModel, settings: IndexSettings, l
     manifest["failures"] = [asdict(f) for f in report.failures]
     return BundleContent(
         videos=videos, frame_video=frame_video, frame_time=frame_time, codes=codes,
-        features=np.concatenate([r.reduced for r in rows]), recon_error=np.concatenate([r.errors for r in rows]),
+        features=np.concatenate([r.reduced for r in rows]) if features is None else features, recon_error=np.concatenate([r.errors for r in rows]),
         pixel_stats=np.concatenate([r.pixel_stats for r in rows]).astype(np.float32),
         fingerprints=fingerprints(offsets, frame_time, codes, settings.map.fingerprint_len),
         model=model, thumbs=[r.thumbs for r in rows],
@@ -415,17 +421,23 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
         model = fitted.model
         model.training["fit_frames"] = len(fitted.reduced)
         bar.close()
-    with stage(report, "embed"):
-        if sample is None:
-            parts = zip(*(_split(col, lengths) for col in (fitted.reduced, fitted.codes, fitted.errors)))
-            rows = [VideoRows.embedded(e, *part) for e, part in zip(extracted, parts)]
-        else:
-            with _progress(settings, total=len(extracted), unit="video", desc="place frames") as bar:
-                rows = _place(extracted, fitted, sample, bar)
-    content = _assemble(rows, model, settings, labels, _manifest(settings, cache.dir.name, weights_digest, model),
-                        report)
-    with stage(report, "write"):
-        return write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index)
+    scratch = cache.dir / f"placed{tag()}.npy"  # reduced features of every frame, when placed
+    try:
+        with stage(report, "embed"):
+            if sample is None:
+                parts = zip(*(_split(col, lengths) for col in (fitted.reduced, fitted.codes, fitted.errors)))
+                rows, reduced = [VideoRows.embedded(e, *part) for e, part in zip(extracted, parts)], None
+            else:
+                reduced = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.float32,
+                                                    shape=(sum(lengths), fitted.reduced.shape[1]))
+                with _progress(settings, total=len(extracted), unit="video", desc="place frames") as bar:
+                    rows = _place(extracted, fitted, sample, reduced, bar)
+        content = _assemble(rows, model, settings, labels,
+                            _manifest(settings, cache.dir.name, weights_digest, model), report, reduced)
+        with stage(report, "write"):
+            return write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index)
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def _work_dir(atlas: Path, work_dir: Path | None) -> Path:

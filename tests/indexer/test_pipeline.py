@@ -128,7 +128,12 @@ def test_past_fit_frames_the_map_is_fitted_on_a_sample_and_the_rest_placed_by_it
     np.testing.assert_array_equal(b.content.codes[sample], MapModel.fit(feats[sample], settings.map).codes)
     # every other frame is where the bundle's own map places it (as --add would)
     rest = np.setdiff1d(np.arange(n), sample)
-    np.testing.assert_allclose(b.content.codes[rest], b.content.model.embed(feats[rest])[1], atol=1e-5)
+    reduced, codes, _ = b.content.model.embed(feats[rest])
+    np.testing.assert_allclose(b.content.codes[rest], codes, atol=1e-5)
+    unit = reduced / np.linalg.norm(reduced, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(b.content.features[rest], np.float32), unit, atol=2e-3)
+    # their reduced features were stacked on disk, not in memory, and the scratch file is gone
+    assert not [p.name for p in (tmp_path / "work").rglob("placed*")]
 
 
 def test_rerun_resumes_from_the_feature_cache(tmp_path, collection):
