@@ -381,9 +381,11 @@ def _assemble(rows: list[VideoRows], model: MapModel, settings: IndexSettings, l
     report.frames = len(frame_time)
     report.video_seconds = float(sum(v["duration_s"] for v in videos))
     manifest["failures"] = [asdict(f) for f in report.failures]
+    if features is None:
+        features = np.concatenate([r.reduced for r in rows])
     return BundleContent(
         videos=videos, frame_video=frame_video, frame_time=frame_time, codes=codes,
-        features=np.concatenate([r.reduced for r in rows]) if features is None else features, recon_error=np.concatenate([r.errors for r in rows]),
+        features=features, recon_error=np.concatenate([r.errors for r in rows]),
         pixel_stats=np.concatenate([r.pixel_stats for r in rows]).astype(np.float32),
         fingerprints=fingerprints(offsets, frame_time, codes, settings.map.fingerprint_len),
         model=model, thumbs=[r.thumbs for r in rows],
