@@ -92,6 +92,8 @@ def main() -> None:
     p.add_argument("--frame-index", default="", metavar="SPEC",
                    help="index the collection with this FAISS frame index (e.g. IVF64,PQ128x4fs) instead of the "
                         "exact one its size gets: what compressed codes do to the answers")
+    p.add_argument("--collections", type=int, default=3, metavar="N",
+                   help="shared-places collections (seeds 0..N-1) for content diversity and labelling (default 3)")
     p.add_argument("--cases", choices=("all", "copies", "places"), default="all",
                    help="copies: only the evaluation set (retrieval, copied segments, labels, outliers, latency); "
                         "places: only content diversity and labelling on shared places (bench/shared_places.py)")
@@ -212,7 +214,7 @@ def main() -> None:
 def places_section(args) -> None:
     """Content diversity and labelling on collections that share places (bench/shared_places.py)."""
     from bench import shared_places
-    body = shared_places.run(Path(tempfile.mkdtemp(prefix="vidatlas-places-")), [0] if args.quick else [0, 1, 2],
+    body = shared_places.run(Path(tempfile.mkdtemp(prefix="vidatlas-places-")), [0] if args.quick else list(range(args.collections)),
                               (10_000,) if args.quick else (10_000, 100_000))
     print(body)
     if args.write:

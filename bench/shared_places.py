@@ -137,18 +137,20 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
             for name, pred in preds.items():
                 lab.setdefault(name, []).append(_accuracy(s, pred, gold, mixed))
 
-    div_rows = [["oracle: the nine anchors (disjoint by construction)", f"{np.mean(div['oracle']):.3f}", _each(div["oracle"])],
-                ["vidatlas FindDissimilar, content mode (default)", f"{np.mean(div['content']):.3f}", _each(div["content"])],
-                ["vidatlas FindDissimilar, path mode (the seed's, previous default)", f"{np.mean(div['path']):.3f}", _each(div["path"])],
-                ["random nines (mean of 50 per collection)", f"{np.mean(div['random']):.3f}", _each(div["random"])],
-                ["farthest-point on mean features", f"{np.mean(div['meanfeat']):.3f}", _each(div["meanfeat"])]]
+    names = {"oracle": "oracle: the nine anchors (disjoint by construction)",
+             "content": "vidatlas FindDissimilar, content mode (default)",
+             "path": "vidatlas FindDissimilar, path mode (the seed's, previous default)",
+             "random": "random nines (mean of 50 per collection)",
+             "meanfeat": "farthest-point on mean features"}
+    div_rows = [[name, f"{np.mean(div[key]):.3f}", f"{sum(v == 0 for v in div[key])} of {len(seeds)}", _each(div[key])]
+                for key, name in names.items()]
     lab_rows = [[name] + [f"{np.mean([r[i] for r in res]):.3f}" for i in range(4)] for name, res in lab.items()]
     cost = spreading_cost(cost_sizes)
     return "\n".join([
         f"Collections: seeds {', '.join(map(str, seeds))} of `testkit.places.plan` — {videos_total} videos, "
         f"{frames_total} frames in all (9 anchors, 9 reshoots, 18 mixes each; 21 photographs in 5 classes).", "",
         "### Diversity: content overlap of the nine chosen (mean pairwise Jaccard of places; 0 = nothing shared)", "",
-        table(["method", "mean overlap", "per collection"], div_rows), "",
+        table(["method", "mean overlap", "collections with no shared place", "per collection"], div_rows), "",
         f"### Labelling: one labelled frame per class ({DRAWS} random draws per collection), classes of different-looking photographs", "",
         table(["method", "frame accuracy", "video accuracy", "frames of one-class videos", "frames of two-class videos"], lab_rows), "",
         "### Cost of label spreading (synthetic clustered features, 256-D; 2 cores)", "",
