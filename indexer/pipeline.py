@@ -439,7 +439,8 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
         with stage(report, "write"):
             return write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index)
     finally:
-        scratch.unlink(missing_ok=True)
+        reduced = content = rows = None  # the scratch map closed before it goes (an NFS volume keeps
+        scratch.unlink(missing_ok=True)  # the file of a mapping still open)
 
 
 def _work_dir(atlas: Path, work_dir: Path | None) -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -113,11 +114,12 @@ class Cancelled(Exception):
 
 def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1, nice: bool = False,
           cancel: threading.Event | None = None, shard: tuple[int, int] = (0, 1),
-          progress: Callable[[], object] | None = None) -> NeighbourTable:
+          progress: Callable[[], object] | None = None, until: threading.Event | None = None) -> NeighbourTable:
     """Every video's ``k`` most similar videos. ``cancel``, once set, stops the work within one
-    video's search and raises :class:`Cancelled` (a stopping server must not wait for it).
-    ``shard=(i, n)`` searches only videos ``i, i + n, ...`` (the other rows stay empty, -1):
-    the shards' tables together are the whole table (:func:`join`)."""
+    video's search and raises :class:`Cancelled` (a stopping server must not wait for it);
+    ``until`` does the same when the caller has found the answer elsewhere. ``shard=(i, n)``
+    searches only videos ``i, i + n, ...`` (the other rows stay empty, -1)."""
+    stopped = [e for e in (cancel, until) if e is not None]
     n = len(searcher.ids)
     k = _table_k(k, n)
     videos = np.full((n, k), -1, np.int32)
@@ -127,7 +129,7 @@ def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1, nice: bool = F
     segments = np.full((n, k, searcher.settings.max_segments, 6), np.nan)
 
     def one(v: int) -> None:
-        if cancel is not None and cancel.is_set():
+        if any(e.is_set() for e in stopped):
             return
         for j, m in enumerate(searcher.similar(searcher.query_for_video(searcher.ids[v]), k)):
             videos[v, j] = searcher.index_of[m.video_id]
@@ -142,7 +144,7 @@ def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1, nice: bool = F
     if n > 1:
         with ThreadPoolExecutor(max(1, workers), initializer=lower_priority if nice else None) as pool:
             list(pool.map(one, range(shard[0], n, shard[1])))
-    if cancel is not None and cancel.is_set():
+    if any(e.is_set() for e in stopped):
         raise Cancelled()
     return NeighbourTable(k, videos, scores, ranges, copy, segments, searcher.settings.copy_threshold)
 
@@ -151,16 +153,26 @@ def _table_k(k: int, n: int) -> int:
     return max(1, min(k, n - 1)) if n > 1 else 1
 
 
-def join(shards: list[NeighbourTable]) -> NeighbourTable:
-    """The whole table from the tables of shards ``0..n-1`` (in that order) of one bundle: row
-    ``v`` comes from shard ``v % n``."""
-    count = len(shards)
-    first = shards[0]
-    out = [np.array(getattr(first, f)) for f in _ARRAYS]
-    for i, t in enumerate(shards[1:], 1):
+def own_rows(table: NeighbourTable, shard: tuple[int, int]) -> NeighbourTable:
+    """Shard ``(i, n)``'s rows of a table built with ``shard=(i, n)``: videos ``i, i + n, ...``."""
+    i, n = shard
+    return NeighbourTable(table.k, *(getattr(table, f)[i::n] for f in _ARRAYS), table.copy_threshold)
+
+
+def join(count: int, part: Callable[[int], NeighbourTable | None], videos: int) -> NeighbourTable | None:
+    """The whole table of ``videos`` rows from the own rows of shards ``0..count-1``, ``part(i)``
+    (read one at a time), or None if one of them is None."""
+    out = None
+    for i in range(count):
+        rows = part(i)
+        if rows is None:
+            return None
+        if out is None:
+            out = [np.empty((videos, *getattr(rows, f).shape[1:]), getattr(rows, f).dtype) for f in _ARRAYS]
+            k, threshold = rows.k, rows.copy_threshold
         for col, f in zip(out, _ARRAYS):
-            col[i::count] = getattr(t, f)[i::count]
-    return NeighbourTable(first.k, *out, first.copy_threshold)
+            col[i::count] = getattr(rows, f)
+    return None if out is None else NeighbourTable(k, *out, threshold)
 
 
 _ARRAYS = ("videos", "scores", "ranges", "copy", "segments")
@@ -183,14 +195,16 @@ def shard_file(directory: Path, searcher: Searcher, k: int, shard: tuple[int, in
     return whole.with_name(f"{whole.stem}.shard-{shard[0]}-of-{shard[1]}.npz")
 
 
-def _read(path: Path, searcher: Searcher, k: int) -> NeighbourTable | None:
-    """The table in ``path`` if it is a whole one that fits the bundle, else None (logged)."""
+def _read(path: Path, searcher: Searcher, k: int, rows: int | None = None) -> NeighbourTable | None:
+    """The table in ``path`` if it fits the bundle (``rows`` rows: all videos unless given), else
+    None (logged)."""
     n = len(searcher.ids)
+    rows = n if rows is None else rows
     try:
         with np.load(path) as z:
             table = NeighbourTable(int(z["k"]), *(z[f] for f in _ARRAYS), searcher.settings.copy_threshold) \
                 if int(z["format"]) == FORMAT else None
-        if table is not None and table.k == _table_k(k, n) and table.videos.shape[0] == n \
+        if table is not None and table.k == _table_k(k, n) and table.videos.shape[0] == rows \
                 and table.videos.max(initial=-1) < n \
                 and table.scores.shape == table.videos.shape == table.copy.shape \
                 and table.ranges.shape == (*table.videos.shape, 4) \
@@ -202,14 +216,17 @@ def _read(path: Path, searcher: Searcher, k: int) -> NeighbourTable | None:
     return None
 
 
-def _write(path: Path, table: NeighbourTable) -> None:
-    """Atomically (a read-only directory only costs the next start a rebuild)."""
+def _write(path: Path, table: NeighbourTable, strict: bool = False) -> None:
+    """Atomically (for a server, a read-only directory only costs the next start a rebuild; for a
+    shard, ``strict``, a table not kept is an error)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + tag() + ".npz")
         np.savez(tmp, format=FORMAT, k=table.k, **{f: getattr(table, f) for f in _ARRAYS})
         os.replace(tmp, path)
     except OSError as exc:
+        if strict:
+            raise VidatlasError(f"could not write {path}: {exc}", Code.FAILED_PRECONDITION) from None
         log.warning("could not keep the neighbour table in %s: %s", path.parent, exc)
 
 
@@ -222,21 +239,22 @@ def build_shard(searcher: Searcher, directory: Path, shard: tuple[int, int], k: 
     if not (n >= 1 and 0 <= i < n):
         raise VidatlasError(f"shard {i}/{n}: need 0 <= i < n", Code.INVALID_ARGUMENT)
     path = shard_file(directory, searcher, k, shard)
-    _write(path, build(searcher, k, workers, shard=shard, progress=progress))
+    _write(path, own_rows(build(searcher, k, workers, shard=shard, progress=progress), shard), strict=True)
     return path
 
 
 def _joined(directory: Path, searcher: Searcher, k: int) -> NeighbourTable | None:
     """The whole table from a complete set of shard files (the largest complete set), if any."""
     stem = _file(directory, searcher, k).stem
-    counts = sorted({int(p.name.rsplit("-of-", 1)[1].split(".")[0])
-                     for p in Path(directory).glob(f"{stem}.shard-*-of-*.npz")}, reverse=True)
+    name = re.compile(rf"{re.escape(stem)}\.shard-(\d+)-of-(\d+)\.npz")
+    counts = sorted({int(m[2]) for p in Path(directory).iterdir() if (m := name.fullmatch(p.name))}, reverse=True)
+    n = len(searcher.ids)
     for count in counts:
         paths = [shard_file(directory, searcher, k, (i, count)) for i in range(count)]
         if all(p.is_file() for p in paths):
-            parts = [_read(p, searcher, k) for p in paths]
-            if all(t is not None for t in parts):
-                return join(parts)
+            table = join(count, lambda i: _read(paths[i], searcher, k, len(range(i, n, count))), n)
+            if table is not None:
+                return table
     return None
 
 
@@ -259,27 +277,27 @@ def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, 
     table = _joined(directory, searcher, k) if has_dir else None
     how = "joined from shards"
     if table is None:
-        stop, joined, last = threading.Event(), [], [time.monotonic()]
+        found, joined, last = threading.Event(), [], [time.monotonic()]
         lock = threading.Lock()
 
         def look() -> None:  # after each video searched
-            if cancel is not None and cancel.is_set():
-                stop.set()
-            if directory is None or stop.is_set() or time.monotonic() - last[0] < poll_s or not lock.acquire(False):
+            if directory is None or found.is_set() or time.monotonic() - last[0] < poll_s or not lock.acquire(False):
                 return
             try:
                 last[0] = time.monotonic()
-                found = _joined(directory, searcher, k) if Path(directory).is_dir() else None
-                if found is not None:
-                    joined.append(found)
-                    stop.set()
+                table = _joined(directory, searcher, k) if Path(directory).is_dir() else None
+                if table is not None:
+                    joined.append(table)
+                    found.set()
+            except Exception as exc:  # never fatal: the search goes on
+                log.warning("looking for similar-videos shards in %s failed: %s", directory, exc)
             finally:
                 lock.release()
 
         try:
-            table, how = build(searcher, k, workers, nice, stop, progress=look), "precomputed"
+            table, how = build(searcher, k, workers, nice, cancel, progress=look, until=found), "precomputed"
         except Cancelled:
-            if not joined:
+            if not joined or (cancel is not None and cancel.is_set()):
                 raise
             table, how = joined[0], "joined from shards (found while searching)"
     log.info("similar videos of %d videos %s in %.1f s", len(searcher.ids), how, time.perf_counter() - t0)

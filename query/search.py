@@ -490,7 +490,11 @@ class Searcher:
         fp = fingerprint(q.times, q.codes, self.fp_len).reshape(1, -1)
         _, near = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp, np.float32),
                                                              min(count + 1, n_videos))
-        return list(dict.fromkeys(voted + [int(v) for v in near[0] if v >= 0 and v != q.video]))
+        seen = set(voted)
+        fps = [int(v) for v in near[0] if v >= 0 and v != q.video and v not in seen]
+        if q.video is not None and not q.whole:
+            fps = fps[:count - len(voted)]  # a range: only what the votes fell short by
+        return voted + fps
 
     def dissimilar(self, k: int, q: Query | None = None, mode: str = "content") -> list[Match]:
         """``k`` videos as different from each other as possible, or the ``k`` farthest from a

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .client import add_client_parsers
 
@@ -66,9 +67,9 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
 
     from .settings import service_settings_from_env
     atlas = args.bundle or service_settings_from_env().bundle
-    if args.wait_tag is not None:
-        wait_for_tag(atlas, args.wait_tag, args.wait)
-    searcher = Searcher(read_bundle(atlas))
+    # the tagged version itself, not CURRENT again (which a later publish may have moved)
+    bundle = wait_for_tag(atlas, args.wait_tag, args.wait) if args.wait_tag is not None else atlas
+    searcher = Searcher(read_bundle(bundle))
     i, n = args.shard
     mine = len(range(i, len(searcher.ids), n))
     t0 = time.perf_counter()
@@ -80,9 +81,9 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
     return 0
 
 
-def wait_for_tag(atlas: str, tag: str, wait_s: float, poll_s: float = 10.0) -> None:
-    """Return once ``atlas/CURRENT`` names a bundle whose manifest's ``run_tag`` is ``tag``;
-    raise after ``wait_s`` seconds without one."""
+def wait_for_tag(atlas: str, tag: str, wait_s: float, poll_s: float = 10.0) -> Path:
+    """The version directory, once ``atlas/CURRENT`` names a bundle whose manifest's ``run_tag``
+    is ``tag``; raise after ``wait_s`` seconds without one."""
     import json
     import logging
     import time
@@ -93,11 +94,12 @@ def wait_for_tag(atlas: str, tag: str, wait_s: float, poll_s: float = 10.0) -> N
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            found = json.loads((resolve(atlas) / "manifest.json").read_text()).get("run_tag")
+            version = resolve(atlas)
+            found = json.loads((version / "manifest.json").read_text()).get("run_tag")
         except (VidatlasError, OSError, ValueError):  # no bundle yet, or CURRENT moving
             found = None
         if found == tag:
-            return
+            return version
         if time.monotonic() >= deadline:
             raise VidatlasError(f"no bundle tagged {tag!r} in {atlas} after {wait_s:.0f} s (CURRENT's: {found!r})",
                                 Code.FAILED_PRECONDITION)

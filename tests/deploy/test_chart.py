@@ -126,6 +126,7 @@ def test_indexed_job_shards_then_merge_job(chart):
     assert n["args"][:3] == ["neighbours", "--bundle", "/data/atlas"]
     assert n["args"][n["args"].index("--shard") + 1] == "$(JOB_COMPLETION_INDEX)/4"
     assert n["args"][n["args"].index("--wait-tag") + 1] == tag and tag.endswith("-1")
+    assert n["args"][n["args"].index("--wait") + 1] == "172800"  # longer than the merge's own wait
     off = render(chart, {**FULL, "indexer": {**FULL["indexer"], "neighbourShards": 0}})
     assert {d["metadata"]["name"].rsplit("-", 2)[-2] for d in by_kind(off, "Job")} == {"extract", "build"}
 

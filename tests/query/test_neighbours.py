@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from indexer import read_bundle
-from query.neighbours import TABLE_K, beside_atlas, build, build_shard, join, load_or_build, shard_file, similar
+from query.neighbours import (TABLE_K, Cancelled, beside_atlas, build, build_shard, join, load_or_build, own_rows, shard_file,
+                              similar)
 from query.search import Searcher
 from service.settings import ServiceSettings
 from service.state import Holder
@@ -69,16 +70,22 @@ def test_shards_of_the_table_join_into_the_whole_table(searcher, tmp_path, caplo
     whole = build(searcher)
     parts = [build(searcher, shard=(i, 3)) for i in range(3)]
     assert all((p.videos[i::3] == -1).all() for p in parts for i in range(3) if p is not parts[i])
-    joined = join(parts)
+    joined = join(3, lambda i: own_rows(parts[i], (i, 3)), len(searcher.ids))
+    assert join(3, lambda i: None if i == 2 else own_rows(parts[i], (i, 3)), len(searcher.ids)) is None
     for f in ("videos", "scores", "ranges", "copy", "segments"):
         np.testing.assert_array_equal(getattr(joined, f), getattr(whole, f), err_msg=f)
-    # an incomplete set is not used: the server searches every video itself
-    build_shard(searcher, tmp_path, (0, 2))
+    # an incomplete set is not used (a writer's leftover beside it neither): the server searches itself
+    first = build_shard(searcher, tmp_path, (0, 2))
+    (tmp_path / (first.name.replace("shard-0-of-2", "shard-1-of-2") + "~otherhost-of-x.1~.npz")).write_bytes(b"")
     caplog.set_level("INFO")
     load_or_build(searcher, tmp_path)  # shard 0 of 2 only
     assert "precomputed" in caplog.text and "joined" not in caplog.text
     with pytest.raises(Exception, match="need 0 <= i < n"):
         build_shard(searcher, tmp_path, (2, 2))
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the directory should be")
+    with pytest.raises(Exception, match="could not write"):  # a shard that cannot keep its rows fails
+        build_shard(searcher, blocker, (1, 2))
 
 
 def test_table_shards_from_the_cli_are_joined_by_the_server(atlas, tmp_path, caplog):
@@ -86,7 +93,7 @@ def test_table_shards_from_the_cli_are_joined_by_the_server(atlas, tmp_path, cap
     shutil.copytree(atlas, root, ignore=shutil.ignore_patterns(".work", ".neighbours"))
     searcher = Searcher(read_bundle(root))
     shards = [subprocess.Popen([sys.executable, "-m", "vidatlas", "neighbours", "--bundle", str(root),
-                                "--shard", f"{i}/2", "--no-progress"], stdout=subprocess.PIPE,
+                                "--shard", f"{i}/2", "--workers", "1", "--no-progress"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for i in range(2)]
     for p in shards:
         out, err = p.communicate(timeout=600)
@@ -103,7 +110,8 @@ def test_table_shards_from_the_cli_are_joined_by_the_server(atlas, tmp_path, cap
     assert len(list(directory.glob(f"*-k{TABLE_K}.npz"))) == 1  # kept whole for the next start
 
 
-def test_a_server_building_its_table_joins_shards_that_finish_meanwhile(searcher, tmp_path, caplog):
+@pytest.mark.parametrize("stopping", [False, True])
+def test_a_server_building_its_table_joins_shards_that_finish_meanwhile(searcher, tmp_path, caplog, stopping):
     paths = [build_shard(searcher, tmp_path / "pods", (i, 2)) for i in range(2)]
     directory = tmp_path / "table"
     directory.mkdir()
@@ -117,14 +125,26 @@ def test_a_server_building_its_table_joins_shards_that_finish_meanwhile(searcher
 
     paused.similar = similar
     caplog.set_level("INFO")
-    out = []
-    worker = threading.Thread(target=lambda: out.append(load_or_build(paused, directory, workers=1, poll_s=0)))
+    out, cancel = [], threading.Event()
+
+    def serve():
+        try:
+            out.append(load_or_build(paused, directory, workers=1, poll_s=0, cancel=cancel))
+        except Cancelled:
+            out.append("cancelled")
+
+    worker = threading.Thread(target=serve)
     worker.start()
     assert started.wait(60)
     for p in paths:
         shutil.copy(p, directory)
+    if stopping:  # the server stops while the shards arrive: it keeps nothing
+        cancel.set()
     release.set()
     worker.join(60)
+    if stopping:
+        assert out == ["cancelled"] and not list(directory.glob(f"*-k{TABLE_K}.npz"))
+        return
     assert "found while searching" in caplog.text
     whole = build(searcher)
     for f in ("videos", "scores", "ranges", "copy", "segments"):
