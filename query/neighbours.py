@@ -303,4 +303,21 @@ def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, 
     log.info("similar videos of %d videos %s in %.1f s", len(searcher.ids), how, time.perf_counter() - t0)
     if path is not None:
         _write(path, table)
+        if path.is_file():
+            _tidy(Path(directory), path, beside=(Path(directory).parent / searcher.version).is_dir())
     return table
+
+
+def _tidy(directory: Path, whole: Path, beside: bool) -> None:
+    """Once ``whole`` is kept: remove its shard files (joined into it) and, when ``directory``
+    sits beside the atlas's version directories (``beside``), the tables and shards of versions
+    no longer there."""
+    shards = re.compile(rf"{re.escape(whole.stem)}\.shard-\d+-of-\d+\.npz")
+    version = re.compile(r"(v\d+-[0-9TZ]+)-.+\.npz")
+    for p in directory.iterdir():
+        m = version.fullmatch(p.name)
+        if shards.fullmatch(p.name) or beside and m and not (directory.parent / m[1]).is_dir():
+            try:
+                p.unlink()
+            except OSError as exc:  # another server may have removed it first
+                log.debug("could not remove %s: %s", p, exc)

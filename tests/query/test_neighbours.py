@@ -101,13 +101,17 @@ def test_table_shards_from_the_cli_are_joined_by_the_server(atlas, tmp_path, cap
         assert "similar videos of" in out
     directory = beside_atlas(searcher)
     assert all(shard_file(directory, searcher, TABLE_K, (i, 2)).is_file() for i in range(2))
+    gone = directory / "v000000-19700101T000000Z-none-0000-k30.npz"  # a table of a version no longer there
+    gone.write_bytes(b"")
     caplog.set_level("INFO")
     table = load_or_build(searcher, directory)
     assert "joined from shards" in caplog.text and "precomputed" not in caplog.text
     whole = build(searcher)
     for f in ("videos", "scores", "ranges", "copy", "segments"):
         np.testing.assert_array_equal(getattr(table, f), getattr(whole, f), err_msg=f)
-    assert len(list(directory.glob(f"*-k{TABLE_K}.npz"))) == 1  # kept whole for the next start
+    # kept whole for the next start; the joined shards and the old version's table removed
+    assert [p.name for p in directory.iterdir()] == [shard_file(directory, searcher, TABLE_K, (0, 2)).name.split(".")[0]
+                                                     + ".npz"]
 
 
 @pytest.mark.parametrize("stopping", [False, True])
