@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .jit import njit
+
 # UMAP's curve 1 / (1 + a d^2b) with a = b = 1, t-SNE's Student-t kernel: no fractional power in
 # the inner loop (3x faster than UMAP's a = 1.577, b = 0.8951 for min_dist 0.1), and on the map
 # benchmark's 10k real frames recall@10 0.630 against 0.624 for UMAP's curve (both with 10 neighbours)
@@ -22,8 +24,6 @@ CURVE_A = 1.0
 
 
 def _kernel():
-    import numba
-
     def optimise(y, heads, tails, rate, epochs, negatives, seed, a):  # pragma: no cover - compiled
         n = y.shape[0]
         state = np.uint64(seed) * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
@@ -58,10 +58,7 @@ def _kernel():
                     y[i, 0] += gx * alpha
                     y[i, 1] += gy * alpha
 
-    try:  # compiled once per machine and kept in numba's cache (NUMBA_CACHE_DIR, else beside this file)
-        return numba.njit(cache=True, nogil=True, fastmath=True)(optimise)
-    except RuntimeError:  # no writable cache location: compile in every process instead
-        return numba.njit(nogil=True, fastmath=True)(optimise)
+    return njit(optimise, fastmath=True)
 
 
 _optimise = None

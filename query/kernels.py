@@ -7,7 +7,11 @@ versions).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+from indexer.jit import njit
 
 
 def _monotone(sim, pen, dp, start, repeats):  # pragma: no cover - compiled
@@ -68,17 +72,9 @@ def _local(sim, threshold, max_step, pen, h, total, first):  # pragma: no cover 
                 first[k, i, j] = first[k, i - 1, src] if cont else i * m + j
 
 
-_compiled: dict = {}
-
-
+@functools.cache
 def _kernel(fn):
-    if fn.__name__ not in _compiled:
-        import numba
-        try:  # compiled once per machine and kept in numba's cache (NUMBA_CACHE_DIR, else beside this file)
-            _compiled[fn.__name__] = numba.njit(cache=True, nogil=True)(fn)
-        except RuntimeError:  # no writable cache location: compile in every process instead
-            _compiled[fn.__name__] = numba.njit(nogil=True)(fn)
-    return _compiled[fn.__name__]
+    return njit(fn)
 
 
 def monotone(sim: np.ndarray, repeat_penalty: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
