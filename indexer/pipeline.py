@@ -333,38 +333,39 @@ def fit_sample(frames: int, settings: MapSettings) -> np.ndarray | None:
     return np.sort(rng.choice(frames, settings.fit_frames, replace=False))
 
 
-def _features(extracted: list[Extracted], sample: np.ndarray | None) -> np.ndarray:
-    """Backbone features of every frame, or of the ``sample`` rows only (read video by video)."""
+def _per_video(sample: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+    """The ``sample``'s rows (sorted, over the whole collection) split by video, as each video's
+    own frame numbers."""
+    starts = np.cumsum([0] + lengths)
+    cuts = np.searchsorted(sample, starts)
+    return [sample[lo:hi] - a for a, lo, hi in zip(starts[:-1], cuts[:-1], cuts[1:])]
+
+
+def _features(extracted: list[Extracted], sample: list[np.ndarray] | None) -> np.ndarray:
+    """Backbone features of every frame, or of each video's ``sample`` rows only (read video by video)."""
     if sample is None:
         return np.concatenate([e.features() for e in extracted])
-    starts = np.cumsum([0] + [len(e.times) for e in extracted])
-    parts = []
-    for e, a, (lo, hi) in zip(extracted, starts, zip(np.searchsorted(sample, starts[:-1]),
-                                                     np.searchsorted(sample, starts[1:]))):
-        if hi > lo:
-            parts.append(e.features()[sample[lo:hi] - a])
-    return np.concatenate(parts)
+    return np.concatenate([e.features()[rows] for e, rows in zip(extracted, sample) if len(rows)])
 
 
-def _place(extracted: list[Extracted], fitted: Fitted, sample: np.ndarray, reduced_out: np.ndarray,
+def _place(extracted: list[Extracted], fitted: Fitted, sample: list[np.ndarray], reduced_out: np.ndarray,
            bar) -> list[VideoRows]:
-    """Every video's rows when the map was fitted on ``sample``: its frames placed by the fitted
-    encoder (as ``--add`` places them), the sampled frames keeping what the fit gave them. The
-    reduced features go into ``reduced_out`` (all frames, memory-mapped: 1 KB a frame the build
-    does not hold), each video's rows a view of it."""
-    rows, start = [], 0
-    for e in extracted:
+    """Every video's rows when the map was fitted on each video's ``sample`` rows: its frames
+    placed by the fitted encoder (as ``--add`` places them), the sampled frames keeping what the
+    fit gave them. The reduced features go into ``reduced_out`` (all frames, memory-mapped: 1 KB a
+    frame the build does not hold), each video's rows a view of it."""
+    out, start, fit_at = [], 0, 0
+    for e, mine in zip(extracted, sample):
         reduced, codes, errors = fitted.model.embed(e.features())
-        lo, hi = np.searchsorted(sample, [start, start + len(e.times)])
-        mine = sample[lo:hi] - start
+        fit = slice(fit_at, fit_at + len(mine))
         for col, fit_col in ((reduced, fitted.reduced), (codes, fitted.codes), (errors, fitted.errors)):
-            col[mine] = fit_col[lo:hi]
+            col[mine] = fit_col[fit]
         end = start + len(e.times)
         reduced_out[start:end] = reduced
-        rows.append(VideoRows.embedded(e, reduced_out[start:end], codes, errors))
-        start = end
+        out.append(VideoRows.embedded(e, reduced_out[start:end], codes, errors))
+        start, fit_at = end, fit.stop
         bar.update(1)
-    return rows
+    return out
 
 
 def _assemble(rows: list[VideoRows], model: MapModel, settings: IndexSettings, labels: list[dict],
@@ -412,6 +413,7 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
     extracted = _load(cache, entries, settings.sampling.fps)
     lengths = [len(e.times) for e in extracted]
     sample = fit_sample(sum(lengths), settings.map)
+    sample = None if sample is None else _per_video(sample, lengths)
     bar = _progress(settings, total=None, unit="step", desc="train map")
     with stage(report, "train"):
         def on_step(step, total, loss):
