@@ -195,6 +195,11 @@ def shard_file(directory: Path, searcher: Searcher, k: int, shard: tuple[int, in
     return whole.with_name(f"{whole.stem}.shard-{shard[0]}-of-{shard[1]}.npz")
 
 
+def _shard_names(stem: str) -> re.Pattern:
+    """The names :func:`shard_file` gives the shards of the table ``stem``: (i, count) groups."""
+    return re.compile(rf"{re.escape(stem)}\.shard-(\d+)-of-(\d+)\.npz")
+
+
 def _read(path: Path, searcher: Searcher, k: int, rows: int | None = None) -> NeighbourTable | None:
     """The table in ``path`` if it fits the bundle (``rows`` rows: all videos unless given), else
     None (logged)."""
@@ -243,10 +248,11 @@ def build_shard(searcher: Searcher, directory: Path, shard: tuple[int, int], k: 
     return path
 
 
-def _joined(directory: Path, searcher: Searcher, k: int) -> NeighbourTable | None:
+def _joined(directory: Path | None, searcher: Searcher, k: int) -> NeighbourTable | None:
     """The whole table from a complete set of shard files (the largest complete set), if any."""
-    stem = _file(directory, searcher, k).stem
-    name = re.compile(rf"{re.escape(stem)}\.shard-(\d+)-of-(\d+)\.npz")
+    if directory is None or not Path(directory).is_dir():
+        return None
+    name = _shard_names(_file(directory, searcher, k).stem)
     counts = sorted({int(m[2]) for p in Path(directory).iterdir() if (m := name.fullmatch(p.name))}, reverse=True)
     n = len(searcher.ids)
     for count in counts:
@@ -273,8 +279,7 @@ def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, 
     if table is not None:
         return table
     t0 = time.perf_counter()
-    has_dir = directory is not None and Path(directory).is_dir()
-    table = _joined(directory, searcher, k) if has_dir else None
+    table = _joined(directory, searcher, k)
     how = "joined from shards"
     if table is None:
         found, joined, last = threading.Event(), [], [time.monotonic()]
@@ -285,7 +290,7 @@ def load_or_build(searcher: Searcher, directory: Path | None, k: int = TABLE_K, 
                 return
             try:
                 last[0] = time.monotonic()
-                table = _joined(directory, searcher, k) if Path(directory).is_dir() else None
+                table = _joined(directory, searcher, k)
                 if table is not None:
                     joined.append(table)
                     found.set()
@@ -312,7 +317,7 @@ def _tidy(directory: Path, whole: Path, beside: bool) -> None:
     """Once ``whole`` is kept: remove its shard files (joined into it) and, when ``directory``
     sits beside the atlas's version directories (``beside``), the tables and shards of versions
     no longer there."""
-    shards = re.compile(rf"{re.escape(whole.stem)}\.shard-\d+-of-\d+\.npz")
+    shards = _shard_names(whole.stem)
     version = re.compile(r"(v\d+-[0-9TZ]+)-.+\.npz")
     for p in directory.iterdir():
         m = version.fullmatch(p.name)
