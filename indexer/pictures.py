@@ -61,7 +61,7 @@ class Pictures:
     def signature(self, windows: np.ndarray, which=slice(None)) -> np.ndarray:
         """``(n, W, cells)`` float16 detail of the pictures' ``windows`` (see :func:`pixel_signature`)."""
         rows, cols = self.rows, self.cols
-        order, bounds, _ = _layout(rows, cols)
+        order, bounds, _ = tile_layout(rows, cols)
         g = self.cells(windows, which)
         p = np.pad(g, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
         p = p[:, :, :-2] + p[:, :, 1:-1] + p[:, :, 2:]  # 3x3 box sums, one axis at a time
@@ -75,7 +75,7 @@ class Pictures:
 
 
 @functools.lru_cache(maxsize=8)
-def _layout(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tile_layout(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cells in tile order (``order``: grid cell of each signature position), each tile's first
     position (``bounds``), and the signature position of each cell's mirror image (``mirror``)."""
     def split(size: int, parts: int) -> np.ndarray:
@@ -118,8 +118,8 @@ def write_signatures(path: Path, frames, scales: tuple[float, ...] = CROP_SCALES
     """Every frame's signatures at ``scales`` into the ``.npy`` file ``path`` (float16), read and
     computed ``chunk`` frames at a time from the frame store ``frames``, by ``workers`` threads
     (numpy lets go of the GIL for most of it)."""
-    first = pixel_signature(frames.take(np.arange(min(1, len(frames)))), scales)
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(len(frames), *first.shape[1:]))
+    rows, cols = signature_grid(*frames.shape)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(len(frames), len(scales), rows * cols))
 
     def one(a: int) -> None:
         b = min(a + chunk, len(frames))

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.pictures import Pictures, _layout
+from indexer.pictures import Pictures, tile_layout
 
 from . import kernels
 
@@ -63,7 +63,7 @@ def pixel_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) 
     """``(n, m)`` agreement of query signatures (their whole pictures) with video signatures at any
     of their scales, the better of the query picture and its mirror image: the mean of the tiles'
     normalised cross-correlations, the worst tile left out."""
-    _, bounds, mirror = _layout(rows, cols)
+    _, bounds, mirror = tile_layout(rows, cols)
     q = query[:, 0].astype(np.float32)
     m, scales, cells = video.shape
     v = video.reshape(m * scales, cells).astype(np.float32)
