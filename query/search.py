@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING
 
 from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
-
-from . import content, graph, kernels
 from indexer.pictures import Pictures, pixel_signature, signature_grid
 
+from . import content, graph, kernels
 from .copies import (Segment, crop_windows, local_align, pixel_agreement, register, segments as copy_segments,
                      window_agreement)
 from .settings import SearchSettings
@@ -493,16 +492,15 @@ class Searcher:
         place = np.arange(len(rank)) - np.repeat(heads, np.diff(np.r_[heads, len(rank)]))
         own = [int(v) for v in best_vid[rank[place < st.videos_per_probe]] if v != q.video]
         voted = list(dict.fromkeys(ranked + own))
-        if q.video is not None and not q.whole and len(voted) >= count:
-            return voted  # a range's path is not a video's: fingerprints only top up a short list
+        # a range's path is not a video's: for a range, fingerprints only make up a short list
+        wanted = count - len(voted) if q.video is not None and not q.whole else count + 1
+        if wanted <= 0:
+            return voted
         fp = fingerprint(q.times, q.codes, self.fp_len).reshape(1, -1)
         _, near = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp, np.float32),
                                                              min(count + 1, n_videos))
         seen = set(voted)
-        fps = [int(v) for v in near[0] if v >= 0 and v != q.video and v not in seen]
-        if q.video is not None and not q.whole:
-            fps = fps[:count - len(voted)]  # a range: only what the votes fell short by
-        return voted + fps
+        return voted + [int(v) for v in near[0] if v >= 0 and v != q.video and v not in seen][:wanted]
 
     def dissimilar(self, k: int, q: Query | None = None, mode: str = "content") -> list[Match]:
         """``k`` videos as different from each other as possible, or the ``k`` farthest from a
