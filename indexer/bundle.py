@@ -32,7 +32,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import frameindex
+from . import encoding, frameindex
 from .debris import tag
 from .errors import Code, VidatlasError
 from .framestore import FrameStore, link_or_copy
@@ -100,10 +100,16 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def build_faiss(content: BundleContent, features, plan: frameindex.IndexPlan) -> tuple[dict, dict]:
-    """The frame index of ``plan`` over the stored unit ``features`` (see :mod:`.frameindex`), L2 over
-    codes and over fingerprints (exact); and the frame index's description for the manifest."""
-    frames = frameindex.FrameIndex(frameindex.build(features, plan), features, plan.refine)
+def build_faiss(content: BundleContent, stage: Path, plan: frameindex.IndexPlan,
+                room: encoding.Room | None = None) -> tuple[dict, dict]:
+    """The frame index of ``plan`` over the unit features stored in ``stage`` (see :mod:`.frameindex`;
+    an IVF's encoded in blocks shared with workers in ``room``, see :mod:`.encoding`), L2 over codes
+    and over fingerprints (exact); and the frame index's description for the manifest."""
+    path = stage / "features.npy"
+    features = np.load(path, mmap_mode="r")
+    index = frameindex.build(features, plan) if plan.exact else \
+        encoding.build(path, stage.parent, plan, room or encoding.Room(stage), stage)
+    frames = frameindex.FrameIndex(index, features, plan.refine)
     by_code = faiss.IndexFlatL2(2)
     by_code.add(np.ascontiguousarray(content.codes, np.float32))
     fp = content.fingerprints.reshape(len(content.fingerprints), -1)
@@ -113,7 +119,7 @@ def build_faiss(content: BundleContent, features, plan: frameindex.IndexPlan) ->
     return indexes, frameindex.describe(plan, frames, features)
 
 
-def _write_unit_features(path: Path, feats) -> np.memmap:
+def _write_unit_features(path: Path, feats) -> None:
     """``feats`` written unit length in float16, a chunk at a time (no full-size float32 copy)."""
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=feats.shape)
     for a in range(0, len(feats), frameindex.CHUNK):
@@ -122,7 +128,6 @@ def _write_unit_features(path: Path, feats) -> np.memmap:
         faiss.normalize_L2(x)
         out[a:b] = x
     out.flush()
-    return np.load(path, mmap_mode="r")
 
 
 def next_version(atlas: Path) -> str:
@@ -131,10 +136,10 @@ def next_version(atlas: Path) -> str:
 
 
 def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frameindex.DEFAULT_BUDGET,
-                 frame_index: str = "") -> Path:
+                 frame_index: str = "", room: encoding.Room | None = None) -> Path:
     """Write ``content`` as a new version under ``atlas`` and point ``CURRENT`` at it, with the
     frame index chosen for a server of ``memory_budget`` bytes (see :mod:`.frameindex`), or the
-    FAISS index ``frame_index`` names."""
+    FAISS index ``frame_index`` names; encoded with the workers of ``room`` (see :mod:`.encoding`)."""
     atlas = Path(atlas)
     atlas.mkdir(parents=True, exist_ok=True)
     version = next_version(atlas)
@@ -145,16 +150,17 @@ def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frame
         files: dict[str, dict] = {}
         # features are stored unit length in float16 (half the bytes; cosines move by < 1e-3): the
         # service aligns on them memory-mapped, with no copy; the frame index is built from them
-        stored = _write_unit_features(stage / "features.npy", content.features)
-        plan = frameindex.named(frame_index, *stored.shape, memory_budget) if frame_index else \
-            frameindex.choose(*stored.shape, memory_budget)
-        indexes, frame_index = build_faiss(content, stored, plan)
+        _write_unit_features(stage / "features.npy", content.features)
+        shape = content.features.shape
+        plan = frameindex.named(frame_index, *shape, memory_budget) if frame_index else \
+            frameindex.choose(*shape, memory_budget)
+        indexes, frame_index = build_faiss(content, stage, plan, room)
         for name in _ARRAYS:
             if name != "features":
                 np.save(stage / f"{name}.npy", np.ascontiguousarray(getattr(content, name)))
         for name, index in indexes.items():
             faiss.write_index(getattr(index, "index", index), str(stage / f"{name}.faiss"))
-        del stored, indexes  # the staged files are renamed below: no mapping of them stays open
+        del indexes  # the staged files are renamed below: no mapping of them stays open
         _write_file(stage / "model.pt", content.model.to_bytes())
         _write_file(stage / "videos.json", json.dumps(content.videos, indent=1).encode())
         _write_file(stage / "labels.json", json.dumps(content.labels, indent=1).encode())
@@ -240,6 +246,14 @@ class Bundle:
     @property
     def video_ids(self) -> list[str]:
         return [v["id"] for v in self.content.videos]
+
+
+def current_tag(atlas: Path) -> str | None:
+    """The ``run_tag`` of the bundle ``atlas/CURRENT`` names; None when there is none (yet)."""
+    try:
+        return json.loads((resolve(atlas) / "manifest.json").read_text()).get("run_tag")
+    except (VidatlasError, OSError, ValueError):  # no bundle yet, or CURRENT moving
+        return None
 
 
 def _verify(root: Path, files: dict[str, dict], keep_cached: bool = True) -> None:

@@ -78,8 +78,13 @@ def add_parsers(sub) -> None:
                            "run --merge N afterwards (a Kubernetes Indexed Job runs one shard per pod)")
     mode.add_argument("--merge", type=_positive, metavar="N",
                       help="build the bundle from the results of shards 0..N-1 (ROOT not needed)")
+    mode.add_argument("--encode", action="store_true",
+                      help="help the merge of run --tag encode its frame index (an IVF's, in blocks of "
+                           "VIDATLAS_STORE_ENCODE_BLOCK frames): wait for its job in the shared work dir, encode "
+                           "blocks until none is left, exit (at once if the run's bundle is already out)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="with --merge: wait this long for shards that have not finished")
+                   help="with --merge: wait this long for shards that have not finished; with --encode: for "
+                        "the merge to publish its encode job")
     p.add_argument("--work-dir", type=Path, help="feature cache and shard records (default OUT/.work)")
     p.add_argument("--id-prefix", default="", help="prepended to every video id (e.g. 'new/')")
     g = p.add_argument_group("sampling and backbone")
@@ -112,7 +117,8 @@ def add_parsers(sub) -> None:
                    help="a FAISS factory string for the frame index instead of the budget's choice, e.g. "
                         "IVF1024,SQ4 or IVF1024,PQ128x4fs (compressed codes are re-scored on the stored features)")
     p.add_argument("--tag", help="a label kept in the bundle's manifest as run_tag (e.g. the release that built "
-                                 "it); `vidatlas neighbours --wait-tag` waits for the bundle that carries it")
+                                 "it): `vidatlas neighbours --wait-tag` waits for the bundle that carries it, and "
+                                 "`--encode` workers for its merge's job")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
     p.set_defaults(func=cmd_index, parser=p)
@@ -121,11 +127,13 @@ def add_parsers(sub) -> None:
 def cmd_index(args) -> int:
     from . import pipeline
     from .labels import read_labels
-    if args.merge is None and args.root is None:
-        args.parser.error("ROOT is required (except with --merge N)")
+    if args.merge is None and not args.encode and args.root is None:
+        args.parser.error("ROOT is required (except with --merge N or --encode)")
     settings = settings_from(args)
     labels = read_labels(args.labels) if args.labels else None
-    if args.merge is not None:
+    if args.encode:
+        report = pipeline.encode(args.out, settings, args.work_dir, wait_s=args.wait)
+    elif args.merge is not None:
         report = pipeline.merge(args.out, args.merge, settings, labels, args.work_dir, wait_s=args.wait)
     elif args.add:
         report = pipeline.add(args.root, args.out, settings, labels, args.work_dir, args.id_prefix)

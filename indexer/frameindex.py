@@ -46,7 +46,8 @@ REFINE_PQ = 16            # (measured on clustered features: recall@10 0.97 and 
 CHUNK = 1 << 18           # frames normalised and added at a time
 RECALL_QUERIES = 500      # frames whose neighbours the index is checked on at build time
 ROW_BYTES = 40            # per frame held in memory: video, time, code, error, pixel stats, index id
-DEFAULT_BUDGET = StoreSettings().budget_bytes  # the chart's server pod limit (helm/vidatlas/values.yaml)
+DEFAULT_BUDGET = StoreSettings().budget_bytes
+ON_DISK = "on disk"       # the manifest's "lists" for lists joined into a file of their own  # the chart's server pod limit (helm/vidatlas/values.yaml)
 
 
 @dataclass(frozen=True)
@@ -122,15 +123,20 @@ def float32_rows(feats, rows) -> np.ndarray:
     return torch.from_numpy(np.ascontiguousarray(x)).float().numpy()
 
 
-def _unit_chunk(feats, a: int, b: int) -> np.ndarray:
+def unit_rows(feats, a: int, b: int) -> np.ndarray:
+    """Rows ``a:b`` of ``feats`` as unit float32."""
     x = np.array(feats[a:b], np.float32)
     faiss.normalize_L2(x)
     return x
 
 
-def build(feats, plan: IndexPlan, seed: int = 0, chunk: int = CHUNK) -> faiss.Index:
-    """The index of ``plan`` over the unit-normalised rows of ``feats`` (any array, memory-mapped
-    included), trained on a seeded sample and filled ``chunk`` rows at a time."""
+def fast_scan(index: faiss.Index) -> bool:
+    """Fast-scan codes: FAISS keeps their lists in blocks in memory (no mapping, no on-disk lists)."""
+    return "FastScan" in type(faiss.downcast_index(faiss.extract_index_ivf(index))).__name__
+
+
+def train(feats, plan: IndexPlan, seed: int = 0) -> faiss.Index:
+    """The empty index of ``plan``, trained on a seeded sample of the unit rows of ``feats``."""
     n, d = feats.shape
     index = faiss.index_factory(d, plan.kind, faiss.METRIC_INNER_PRODUCT)
     if not index.is_trained:
@@ -141,8 +147,16 @@ def build(feats, plan: IndexPlan, seed: int = 0, chunk: int = CHUNK) -> faiss.In
         index.train(sample)
         del sample
         faiss.extract_index_ivf(index).nprobe = plan.nprobe
-    for a in range(0, n, chunk):
-        index.add(_unit_chunk(feats, a, min(n, a + chunk)))
+    return index
+
+
+def build(feats, plan: IndexPlan, seed: int = 0, chunk: int = CHUNK) -> faiss.Index:
+    """The index of ``plan`` over the unit rows of ``feats`` (any array, memory-mapped included)
+    in this process's memory, filled ``chunk`` rows at a time. Bundles encode theirs in blocks
+    joined on disk instead (:mod:`.encoding`)."""
+    index = train(feats, plan, seed)
+    for a in range(0, len(feats), chunk):
+        index.add(unit_rows(feats, a, min(len(feats), a + chunk)))
     return index
 
 
@@ -191,7 +205,7 @@ def exact_neighbours(feats, queries: np.ndarray, k: int, chunk: int = CHUNK) -> 
     best_s = np.full((len(queries), 0), -np.inf, np.float32)
     best_r = np.zeros((len(queries), 0), np.int64)
     for a in range(0, len(feats), chunk):
-        x = _unit_chunk(feats, a, min(len(feats), a + chunk))
+        x = unit_rows(feats, a, min(len(feats), a + chunk))
         s = queries @ x.T
         top = np.argpartition(-s, min(k, s.shape[1] - 1), axis=1)[:, :k] if s.shape[1] > k else \
             np.broadcast_to(np.arange(s.shape[1]), s.shape)
@@ -205,7 +219,7 @@ def exact_neighbours(feats, queries: np.ndarray, k: int, chunk: int = CHUNK) -> 
 def _probe(feats, k: int, queries: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of ``feats``'s own rows (unit float32) and their exact ``k`` nearest rows."""
     rows = np.sort(np.random.default_rng(seed).choice(len(feats), min(queries, len(feats)), replace=False))
-    q = _unit_chunk(feats[rows], 0, len(rows))
+    q = unit_rows(feats[rows], 0, len(rows))
     return q, exact_neighbours(feats, q, k)
 
 
@@ -250,8 +264,11 @@ def describe(plan: IndexPlan, index: FrameIndex, feats) -> dict:
     """What the manifest records: the plan with the search tuned on its data (probes and
     re-scored candidates), and for an approximate index the recall@10 reached against exact search."""
     got = 1.0 if plan.exact else round(tune(index, feats), 4)
-    nprobe = int(index.ivf.nprobe) if index.ivf is not None else 0
+    ivf = index.ivf
+    nprobe = int(ivf.nprobe) if ivf is not None else 0
+    on_disk = ivf is not None and isinstance(faiss.downcast_InvertedLists(ivf.invlists), faiss.OnDiskInvertedLists)
     return {**asdict(plan), "kind": "exact" if plan.exact else plan.kind, "nprobe": nprobe,
+            "lists": ON_DISK if on_disk else "in the index file",
             "refine": int(index.refine), "recall_at_10": got, "recall_queries": 0 if plan.exact else RECALL_QUERIES,
             "recall_target": RECALL_TARGET}
 
@@ -262,11 +279,16 @@ def load(path: Path, feats, recorded: dict) -> FrameIndex:
     its time does not grow with the bundle, and the OS keeps the lists in memory while the budget
     lets it, paging them from disk past it. FAISS's prefetch threads for mapped lists are off
     (started on every search, they doubled a search's time with the lists in memory). Fast-scan
-    lists cannot be mapped and are read whole."""
-    if recorded.get("kind", "exact") == "exact" or recorded.get("kind", "").endswith("fs"):
+    lists cannot be mapped and are read whole. Lists joined from encoded blocks
+    (:mod:`.encoding`) are in a file of their own beside ``path``, mapped read-only (the server's
+    volume may be)."""
+    if recorded.get("lists") == ON_DISK:
+        index = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY)
+    elif recorded.get("kind", "exact") == "exact" or recorded.get("kind", "").endswith("fs"):
         index = faiss.read_index(str(path))
     else:
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    if recorded.get("kind", "exact") != "exact":
         lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(index).invlists)
         if isinstance(lists, faiss.OnDiskInvertedLists):
             lists.prefetch_nthread = 0

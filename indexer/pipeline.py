@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import frameindex
+from . import encoding, frameindex
 from .backbone import Backbone
-from .bundle import BundleContent, read_bundle, write_bundle
+from .bundle import BundleContent, current_tag, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
 from .debris import sweep, tag
@@ -34,6 +34,7 @@ from .featurecache import FeatureCache, content_hash
 from .labels import attach
 from .mapmodel import Fitted, MapModel
 from .paths import fingerprints
+from .polling import wait_until
 from .pixelstats import pixel_stats
 from .settings import IndexSettings, MapSettings, SamplingSettings, available_cores
 
@@ -61,6 +62,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     bundle: str | None = None
+    encoded_blocks: int | None = None  # by `vidatlas index --encode` (a worker helping a merge)
 
     @property
     def exit_status(self) -> Exit:
@@ -70,6 +72,8 @@ class Report:
     def summary(self) -> str:
         t = self.timings
         wall = t.get("total", 0.0)
+        if self.encoded_blocks is not None:
+            return f"frame index: {self.encoded_blocks} blocks encoded here in {t.get('encode', 0.0):.1f} s; total {wall:.1f} s"
         lines = [
             f"videos: {self.videos} found, {self.videos - len(self.failures)} indexed "
             f"({self.decoded} decoded, {self.reused} from cache), {len(self.failures)} failed"
@@ -405,8 +409,15 @@ def _manifest(settings: IndexSettings, key: str, weights_digest: str, model: Map
     }
 
 
+def _write(atlas: Path, content: BundleContent, settings: IndexSettings, work: Path) -> Path:
+    """Write the bundle; its frame index is encoded with any ``vidatlas index --encode`` workers
+    waiting on ``work`` for this run's tag (:mod:`.encoding`)."""
+    room = encoding.Room(work / "encode", settings.tag, settings.store.encode_block)
+    return write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index, room)
+
+
 def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]], settings: IndexSettings,
-          weights_digest: str, labels: list[dict], report: Report) -> Path:
+          weights_digest: str, labels: list[dict], report: Report, work: Path) -> Path:
     """Train the map on every cached video in ``entries`` and write a new bundle version."""
     if not entries:
         raise VidatlasError("no video could be indexed; nothing to build", Code.FAILED_PRECONDITION)
@@ -439,7 +450,7 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
         content = _assemble(rows, model, settings, labels,
                             _manifest(settings, cache.dir.name, weights_digest, model), report, reduced)
         with stage(report, "write"):
-            return write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index)
+            return _write(atlas, content, settings, work)
     finally:
         reduced = content = rows = None  # the scratch map closed before it goes (an NFS volume keeps
         scratch.unlink(missing_ok=True)  # the file of a mapping still open)
@@ -515,7 +526,7 @@ def _index(root, atlas, settings, labels, shard, prefix, report: Report, work: P
         os.replace(tmp, path)
         return report
     bundle = build(atlas, extractor.cache, entries, settings, extractor.backbone.weights_digest,
-                   labels or [], report)
+                   labels or [], report, work)
     report.bundle = str(bundle)
     return report
 
@@ -530,16 +541,12 @@ def merge(atlas: Path, count: int, settings: IndexSettings, labels: list[dict] |
 
 def _merge(atlas, count, settings, labels, wait_s, poll_s, report: Report, work: Path) -> Report:
     paths = [_shard_file(work, i, count) for i in range(count)]
-    deadline = time.monotonic() + wait_s
-    while True:
-        missing = [i for i, p in enumerate(paths) if not p.is_file()]
-        if not missing:
-            break
-        if time.monotonic() >= deadline:
-            raise VidatlasError(f"shard {missing[0]}/{count} has not finished (no {paths[missing[0]]}); "
-                                f"{len(missing)} of {count} missing", Code.FAILED_PRECONDITION)
-        log.warning("waiting for %d of %d shards", len(missing), count)
-        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+
+    def missing() -> list[int]:
+        return [i for i, p in enumerate(paths) if not p.is_file()]
+    wait_until(lambda: True if not missing() else None, wait_s, poll_s,
+               lambda: f"shard {missing()[0]}/{count} has not finished (no {paths[missing()[0]]}); "
+                       f"{len(missing())} of {count} missing")
     records = [json.loads(p.read_text()) for p in paths]
     keys = {r["key"] for r in records}
     if len(keys) != 1:
@@ -550,8 +557,28 @@ def _merge(atlas, count, settings, labels, wait_s, poll_s, report: Report, work:
     report.warnings = [w for r in records for w in r["warnings"]]
     report.videos = len(entries) + len(report.failures)
     cache = FeatureCache(work / "features", keys.pop())
-    report.bundle = str(build(atlas, cache, entries, settings, records[0]["weights_sha256"], labels or [], report))
+    report.bundle = str(build(atlas, cache, entries, settings, records[0]["weights_sha256"], labels or [], report,
+                              work))
     return report
+
+
+def encode(atlas: Path, settings: IndexSettings, work_dir: Path | None = None, wait_s: float = 0.0,
+           poll_s: float = 10.0) -> Report:
+    """Help the merge of run ``settings.tag`` encode its frame index: wait up to ``wait_s``
+    seconds for its job to be published, then encode blocks until none is left unclaimed
+    (:mod:`.encoding`). Returns at once when the run's bundle is already out."""
+    with _run(settings, atlas, work_dir) as (report, work):
+        def job_or_done():
+            job = encoding.find(work / "encode", atlas, settings.tag)
+            return job if job is not None else "published" if current_tag(atlas) == settings.tag else None
+        job = wait_until(job_or_done, wait_s, poll_s,
+                         lambda: f"no frame index to encode for run {settings.tag!r} in {work / 'encode'}")
+        report.encoded_blocks = 0
+        if job != "published":
+            with stage(report, "encode"), _progress(settings, total=job.blocks, unit="block",
+                                                    desc="encode frame index") as bar:
+                report.encoded_blocks = encoding.work_on(job, bar)
+        return report
 
 
 def add(root: Path, atlas: Path, settings: IndexSettings, labels: list[dict] | None = None,
@@ -594,7 +621,7 @@ def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path)
     manifest["run_tag"] = settings.tag
     content = _assemble([rows[k] for k in sorted(rows)], c.model, settings, labels, manifest, report)
     with stage(report, "write"):
-        report.bundle = str(write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index))
+        report.bundle = str(_write(atlas, content, settings, work))
     return report
 
 

@@ -155,6 +155,11 @@ class StoreSettings:
     """A FAISS factory string for the frame index instead of the budget's choice (e.g.
     ``IVF256,PQ128x4fs``, to see what compressed codes do to a small collection's answers)."""
 
+    encode_block: int = 1 << 20
+    """Frames in a block of an IVF frame index's encoding: the unit of work that ``vidatlas index
+    --encode`` workers share with the merge, and the most lists any of them holds in memory
+    (indexer/encoding.py)."""
+
     @property
     def budget_bytes(self) -> int:
         budget = parse_bytes(self.memory_budget)
@@ -187,6 +192,8 @@ class IndexSettings:
                                 f"got {self.map.fit_frames}")
         if self.map.train_threads < 1:
             raise VidatlasError("train_threads must be at least 1")
+        if self.store.encode_block < 1:
+            raise VidatlasError(f"encode_block must be at least 1 frame, got {self.store.encode_block}")
         if self.backbone.batch_size < 1:
             raise VidatlasError("batch size must be positive")
 

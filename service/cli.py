@@ -84,24 +84,9 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
 def wait_for_tag(atlas: str, tag: str, wait_s: float, poll_s: float = 10.0) -> Path:
     """The version directory, once ``atlas/CURRENT`` names a bundle whose manifest's ``run_tag``
     is ``tag``; raise after ``wait_s`` seconds without one."""
-    import json
-    import logging
-    import time
+    from indexer.bundle import current_tag, resolve
+    from indexer.polling import wait_until
 
-    from indexer import Code, VidatlasError
-    from indexer.bundle import resolve
-
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            version = resolve(atlas)
-            found = json.loads((version / "manifest.json").read_text()).get("run_tag")
-        except (VidatlasError, OSError, ValueError):  # no bundle yet, or CURRENT moving
-            found = None
-        if found == tag:
-            return version
-        if time.monotonic() >= deadline:
-            raise VidatlasError(f"no bundle tagged {tag!r} in {atlas} after {wait_s:.0f} s (CURRENT's: {found!r})",
-                                Code.FAILED_PRECONDITION)
-        logging.getLogger(__name__).warning("waiting for a bundle tagged %r in %s", tag, atlas)
-        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+    wait_until(lambda: True if current_tag(atlas) == tag else None, wait_s, poll_s,
+               lambda: f"no bundle tagged {tag!r} in {atlas} (CURRENT's: {current_tag(atlas)!r})")
+    return resolve(atlas)

@@ -127,7 +127,14 @@ def test_indexed_job_shards_then_merge_job(chart):
     assert n["args"][n["args"].index("--shard") + 1] == "$(JOB_COMPLETION_INDEX)/4"
     assert n["args"][n["args"].index("--wait-tag") + 1] == tag and tag.endswith("-1")
     assert n["args"][n["args"].index("--wait") + 1] == "172800"  # longer than the merge's own wait
-    off = render(chart, {**FULL, "indexer": {**FULL["indexer"], "neighbourShards": 0}})
+    # the frame index: workers that wait for this release's build to publish its encode job
+    enc = jobs["encode"]
+    assert enc["spec"]["completions"] == 4 and enc["spec"]["parallelism"] == 3
+    e = enc["spec"]["template"]["spec"]["containers"][0]
+    assert e["args"][:4] == ["index", "--out", "/data/atlas", "--encode"]
+    assert e["args"][e["args"].index("--tag") + 1] == tag
+    assert {v["name"] for v in enc["spec"]["template"]["spec"]["volumes"]} >= {"bundle"}
+    off = render(chart, {**FULL, "indexer": {**FULL["indexer"], "neighbourShards": 0, "encodeWorkers": 0}})
     assert {d["metadata"]["name"].rsplit("-", 2)[-2] for d in by_kind(off, "Job")} == {"extract", "build"}
 
 

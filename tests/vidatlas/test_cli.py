@@ -86,9 +86,12 @@ def test_client_commands_start_without_loading_the_model_stack():
 def test_sharded_build_equals_a_single_run_from_the_cli(tmp_path, collection):
     """As a user runs it: separate processes (four shards at once), separate output and work directories. The single
     run loads the backbone before training and the merge does not, so only a map build that
-    depends on nothing but its inputs and settings gives the same bytes."""
+    depends on nothing but its inputs and settings gives the same bytes. Both have an IVF frame
+    index: the single run encodes it in one block, the merge in blocks of 16 frames shared with an
+    encode worker, and the joined lists are the same bytes."""
     single, sharded = tmp_path / "single", tmp_path / "sharded"
-    out = run("index", collection, "--out", single, "--no-progress")
+    ivf = ("--frame-index", "IVF8,SQ8")
+    out = run("index", collection, "--out", single, "--no-progress", *ivf)
     assert out.returncode == 0, out.stderr
     # four shards at once, as the chart's Indexed Job runs them
     shards = [subprocess.Popen([sys.executable, "-m", "vidatlas", "index", str(collection), "--out", str(sharded),
@@ -101,15 +104,23 @@ def test_sharded_build_equals_a_single_run_from_the_cli(tmp_path, collection):
     waiting = subprocess.Popen([sys.executable, "-m", "vidatlas", "neighbours", "--bundle", str(sharded),
                                 "--wait-tag", "release-7", "--wait", "600", "--no-progress"], env=ENV,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = run("index", "--out", sharded, "--merge", "4", "--tag", "release-7", "--no-progress")
+    encoder = subprocess.Popen([sys.executable, "-m", "vidatlas", "index", "--out", str(sharded), "--encode",
+                                "--tag", "release-7", "--wait", "600", "--no-progress"],
+                               env={**ENV, "VIDATLAS_STORE_ENCODE_BLOCK": "16"}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    out = subprocess.run([sys.executable, "-m", "vidatlas", "index", "--out", str(sharded), "--merge", "4",
+                          "--tag", "release-7", "--no-progress", *ivf], capture_output=True, text=True,
+                         env={**ENV, "VIDATLAS_STORE_ENCODE_BLOCK": "16"}, timeout=600)
     assert out.returncode == 0, out.stderr
+    _, err = encoder.communicate(timeout=600)
+    assert encoder.returncode == 0 and "blocks encoded here" in err, err
     near, err = waiting.communicate(timeout=900)
     assert waiting.returncode == 0, err
     assert "similar videos of 9 of 9 videos" in near and list((sharded / ".neighbours").glob("*.shard-0-of-1.npz"))
     a, b = (atlas / (atlas / "CURRENT").read_text().strip() for atlas in (single, sharded))
     files = sorted(f.name for f in a.iterdir() if f.is_file() and f.name != "manifest.json")
     assert files == sorted(f.name for f in b.iterdir() if f.is_file() and f.name != "manifest.json")
-    assert {"codes.npy", "fingerprints.npy", "features.npy", "frame_time.npy"} <= set(files)
+    assert {"codes.npy", "fingerprints.npy", "features.npy", "frame_time.npy", "frames_features.ivfdata"} <= set(files)
     for name in files:  # every array and index of the bundle, byte for byte
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
