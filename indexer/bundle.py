@@ -108,7 +108,7 @@ def build_faiss(content: BundleContent, stage: Path, plan: frameindex.IndexPlan,
     path = stage / "features.npy"
     features = np.load(path, mmap_mode="r")
     index = frameindex.build(features, plan) if plan.exact else \
-        encoding.build(path, stage.parent, plan, room or encoding.Room(stage), stage)
+        encoding.build(path, stage.parent, plan, room or encoding.Room(), stage)
     frames = frameindex.FrameIndex(index, features, plan.refine)
     by_code = faiss.IndexFlatL2(2)
     by_code.add(np.ascontiguousarray(content.codes, np.float32))

@@ -131,6 +131,8 @@ def cmd_index(args) -> int:
         args.parser.error("ROOT is required (except with --merge N or --encode)")
     settings = settings_from(args)
     labels = read_labels(args.labels) if args.labels else None
+    if args.encode and not args.tag:
+        args.parser.error("--encode needs --tag TAG: the run whose merge it helps (`--merge N --tag TAG`)")
     if args.encode:
         report = pipeline.encode(args.out, settings, args.work_dir, wait_s=args.wait)
     elif args.merge is not None:

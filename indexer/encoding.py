@@ -192,10 +192,11 @@ def done(job: Job) -> None:
 
 @dataclass(frozen=True)
 class Room:
-    """Where a merge publishes its encode job for workers on other machines: ``root`` (the
-    shared work directory's ``encode`` folder), as run ``tag``, in blocks of ``block`` frames."""
+    """Where a merge publishes its encode job: for workers on other machines, ``root`` (the
+    shared work directory's ``encode`` folder) as run ``tag``; None keeps it private to the
+    bundle's stage (an untagged run, which no worker could name). Blocks of ``block`` frames."""
 
-    root: Path
+    root: Path | None = None
     tag: str = ""
     block: int = BLOCK
 
@@ -204,7 +205,7 @@ def build(feats_path: Path, atlas: Path, plan: frameindex.IndexPlan, room: Room,
     """The IVF index of ``plan`` over the stored unit features at ``feats_path``: trained here,
     encoded by this process and any workers that join (:func:`work_on`), joined into ``out_dir``."""
     trained = frameindex.train(np.load(feats_path, mmap_mode="r"), plan)
-    job = publish(room.root, atlas, trained, feats_path, room.block, room.tag)
+    job = publish(room.root or out_dir, atlas, trained, feats_path, room.block, room.tag)
     try:
         encode(job)
         return join(job, out_dir)

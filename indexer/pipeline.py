@@ -410,9 +410,9 @@ def _manifest(settings: IndexSettings, key: str, weights_digest: str, model: Map
 
 
 def _write(atlas: Path, content: BundleContent, settings: IndexSettings, work: Path) -> Path:
-    """Write the bundle; its frame index is encoded with any ``vidatlas index --encode`` workers
-    waiting on ``work`` for this run's tag (:mod:`.encoding`)."""
-    room = encoding.Room(work / "encode", settings.tag, settings.store.encode_block)
+    """Write the bundle; a tagged run's frame index is encoded with any ``vidatlas index --encode``
+    workers waiting on ``work`` for its tag (:mod:`.encoding`)."""
+    room = encoding.Room(work / "encode" if settings.tag else None, settings.tag, settings.store.encode_block)
     return write_bundle(atlas, content, settings.store.budget_bytes, settings.store.frame_index, room)
 
 

@@ -20,7 +20,7 @@ def run(*args, cwd=None):
 def test_help_explains_every_option():
     out = run("index", "--help")
     assert out.returncode == 0
-    for option in ("--out", "--labels", "--add", "--shard", "--merge", "--fps", "--weights", "--backbone",
+    for option in ("--out", "--labels", "--add", "--shard", "--merge", "--encode", "--fps", "--weights", "--backbone",
                    "--work-dir", "--seed", "VIDATLAS_SAMPLING_FPS"):
         assert option in out.stdout
 
@@ -48,6 +48,8 @@ def test_index_with_labels_json_report_and_failure_exit_code(tmp_path, collectio
 @pytest.mark.parametrize("args, message, status", [
     (["index", "{tmp}/missing", "--out", "{tmp}/a"], "no such folder", Exit.NOT_FOUND),
     (["index", "--out", "{tmp}/a", "--merge", "2"], "has not finished", Exit.FAILED_PRECONDITION),
+    (["index", "--out", "{tmp}/a", "--encode", "--tag", "r1"], "no frame index to encode for run 'r1'",
+     Exit.FAILED_PRECONDITION),
     (["index", "{tmp}", "--out", "{tmp}/a", "--labels", "{tmp}/nope.csv"], "cannot read labels", Exit.NOT_FOUND),
     (["map", "--bundle", "{tmp}/nothing-here"], "no bundle", Exit.FAILED_PRECONDITION),
     (["index", "{tmp}", "--out", "{tmp}/a", "--memory-budget", "12parsecs"], "not a size", Exit.INVALID_ARGUMENT),
@@ -65,6 +67,7 @@ def test_errors_are_one_line_with_the_status_of_their_code(tmp_path, args, messa
     (["index", "{tmp}", "--out", "{tmp}/a", "--shard", "3/2"], "need 0 <= i < N"),
     (["index", "--out", "{tmp}/a"], "ROOT is required"),
     (["index", "--out", "{tmp}/a", "--merge", "0"], "must be at least 1"),
+    (["index", "--out", "{tmp}/a", "--encode"], "--encode needs --tag TAG"),
     (["map", "--labels", "{tmp}/l.csv"], "--labels only colours frames with --colour-by label"),
     (["view", "--server", "127.0.0.1:1", "--bundle", "{tmp}/none"], "--server needs --serve"),
     (["similar"], "the following arguments are required: query"),
