@@ -18,6 +18,7 @@ its claim between chunks, and a claim untouched for ``STALE_S`` seconds may be t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -36,6 +37,7 @@ BLOCK = 1 << 20      # frames a block: its lists (264 MB at 8-bit codes) are wha
 STALE_S = 300.0      # a claim untouched this long is abandoned (a chunk of adds takes seconds)
 POLL_S = 2.0         # the merge, waiting for blocks other workers hold
 LISTS = "frames_features.ivfdata"  # the joined lists, beside the index file
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -149,16 +151,18 @@ def work_on(job: Job, progress=None) -> int:
     return done
 
 
-def encode(job: Job, progress=None) -> None:
+def encode(job: Job, progress=None) -> int:
     """Work on ``job`` until every block is written: this process's blocks, then the ones other
-    workers hold (taking over any whose worker stopped touching its claim)."""
-    work_on(job, progress)
+    workers hold (taking over any whose worker stopped touching its claim). Returns how many
+    blocks this process encoded."""
+    mine = work_on(job, progress)
     while job.missing():
         time.sleep(POLL_S)
-        work_on(job, progress)
+        mine += work_on(job, progress)
     if progress is not None:
         progress.n = job.blocks
         progress.refresh()
+    return mine
 
 
 def join(job: Job, out_dir: Path) -> faiss.Index:
@@ -204,10 +208,17 @@ class Room:
 def build(feats_path: Path, atlas: Path, plan: frameindex.IndexPlan, room: Room, out_dir: Path) -> faiss.Index:
     """The IVF index of ``plan`` over the stored unit features at ``feats_path``: trained here,
     encoded by this process and any workers that join (:func:`work_on`), joined into ``out_dir``."""
+    t0 = time.perf_counter()
     trained = frameindex.train(np.load(feats_path, mmap_mode="r"), plan)
     job = publish(room.root or out_dir, atlas, trained, feats_path, room.block, room.tag)
     try:
-        encode(job)
-        return join(job, out_dir)
+        t1 = time.perf_counter()
+        mine = encode(job)
+        t2 = time.perf_counter()
+        index = join(job, out_dir)
+        log.info("frame index %s: trained in %.1f s; %d blocks of %d frames encoded in %.1f s (%d here); "
+                 "joined in %.1f s", plan.kind, t1 - t0, job.blocks, room.block, t2 - t1, mine,
+                 time.perf_counter() - t2)
+        return index
     finally:
         done(job)
