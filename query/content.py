@@ -13,6 +13,7 @@ costs k matrix products of one video's centroids against all centroids.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from .settings import SearchSettings
 MAX_PLACES = SearchSettings.places_per_video
 SAME_PLACE = SearchSettings.same_place
 POOL_FACTOR = SearchSettings.dissimilar_pool
+VIEW_ROUNDS = SearchSettings.view_rounds
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -76,7 +78,8 @@ class Places:
         return self.centroids[int(self.offsets[v]):int(self.offsets[v + 1])]
 
 
-def spread(pl: Places, k: int, pool_factor: int = POOL_FACTOR) -> list[tuple[int, float]]:
+def spread(pl: Places, k: int, pool_factor: int = POOL_FACTOR, shares: Callable[[int, int], bool] | None = None,
+           rounds: int = VIEW_ROUNDS) -> list[tuple[int, float]]:
     """``k`` videos sharing as little content as possible: the smallest ``tau`` such that ``k``
     videos exist whose pairwise closeness is all ``<= tau`` (no shared place when one exists).
 
@@ -89,6 +92,9 @@ def spread(pl: Places, k: int, pool_factor: int = POOL_FACTOR) -> list[tuple[int
        classic heuristic for a maximum independent set: a video close to few others blocks few),
        and keeps the smallest ``tau`` at which it finds ``k`` videos.
     3. Of those videos, ``k`` are taken by greedy max-min.
+    4. With ``shares(a, b)`` (videos): every pair of the ``k`` not checked yet is checked, each pair
+       that shares gets closeness 1 and steps 2-3 run again, up to ``rounds`` times (two pans
+       over one photograph can overlap visibly while their features stay far apart).
     Returns ``(video, content distance to the nearest other chosen video)`` in the order chosen."""
     n = len(pl.offsets) - 1
     k = min(k, n)
@@ -110,40 +116,56 @@ def spread(pl: Places, k: int, pool_factor: int = POOL_FACTOR) -> list[tuple[int
     close = np.maximum(close, close.T)
     np.fill_diagonal(close, -np.inf)
 
-    def independent(tau: float) -> list[int]:
-        """Minimum-degree greedy independent set of the graph ``close > tau`` (pool positions)."""
-        adj = close > tau
-        alive = np.ones(len(pool), bool)
-        out = []
-        while alive.any():
-            deg = (adj & alive[None, :]).sum(1)
-            cand = np.flatnonzero(alive)
-            # fewest conflicts first, then the least close to anything left, then pool order
-            worst_left = np.where(alive[None, :], close, -np.inf)[cand].max(1)
-            i = int(cand[np.lexsort((cand, worst_left, deg[cand]))[0]])
-            out.append(i)
-            alive &= ~adj[i]
-            alive[i] = False
-        return out
+    def choose() -> list[int]:
+        def independent(tau: float) -> list[int]:
+            """Minimum-degree greedy independent set of the graph ``close > tau`` (pool positions)."""
+            adj = close > tau
+            alive = np.ones(len(pool), bool)
+            out = []
+            while alive.any():
+                deg = (adj & alive[None, :]).sum(1)
+                cand = np.flatnonzero(alive)
+                # fewest conflicts first, then the least close to anything left, then pool order
+                worst_left = np.where(alive[None, :], close, -np.inf)[cand].max(1)
+                i = int(cand[np.lexsort((cand, worst_left, deg[cand]))[0]])
+                out.append(i)
+                alive &= ~adj[i]
+                alive[i] = False
+            return out
 
-    levels = np.unique(close[np.isfinite(close)])
-    best = list(range(len(pool)))[:k]
-    lo, hi = 0, len(levels) - 1
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        found = independent(float(levels[mid]))
-        if len(found) >= k:
-            best, hi = found, mid - 1
-        else:
-            lo = mid + 1
-    # k of them by greedy max-min (the first is the least close to the rest)
-    sub = close[np.ix_(best, best)]
-    order = [int(np.argmin(sub.max(1)))] if len(best) > 1 else [0]
-    while len(order) < k:
-        near = sub[order].max(0)
-        near[order] = np.inf
-        order.append(int(np.argmin(near)))
-    chosen = [best[i] for i in order]
+        levels = np.unique(close[np.isfinite(close)])
+        best = list(range(len(pool)))[:k]
+        lo, hi = 0, len(levels) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            found = independent(float(levels[mid]))
+            if len(found) >= k:
+                best, hi = found, mid - 1
+            else:
+                lo = mid + 1
+        # k of them by greedy max-min (the first is the least close to the rest)
+        sub = close[np.ix_(best, best)]
+        order = [int(np.argmin(sub.max(1)))] if len(best) > 1 else [0]
+        while len(order) < k:
+            near = sub[order].max(0)
+            near[order] = np.inf
+            order.append(int(np.argmin(near)))
+        return [best[i] for i in order]
+
+    checked: set[tuple[int, int]] = set()
+    chosen = choose()
+    for _ in range(rounds if shares is not None else 0):
+        found = False
+        for x, a in enumerate(chosen):
+            for b in chosen[x + 1:]:
+                if (min(a, b), max(a, b)) not in checked:
+                    checked.add((min(a, b), max(a, b)))
+                    if shares(pool[a], pool[b]):
+                        close[a, b] = close[b, a] = max(1.0, float(close.max()))
+                        found = True
+        if not found:
+            break
+        chosen = choose()
     out = []
     for i in chosen:
         others = [close[i, j] for j in chosen if j != i]

@@ -33,7 +33,7 @@ from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
 from indexer.pictures import Pictures, pixel_signature, signature_grid
 
-from . import content, graph, kernels
+from . import content, graph, kernels, views
 from .copies import (Segment, crop_windows, local_align, pixel_agreement, register, segments as copy_segments,
                      window_agreement)
 from .settings import SearchSettings
@@ -165,6 +165,7 @@ class Searcher:
         self._graph_lock = threading.Lock()
         self._places: content.Places | None = None
         self._spread: dict[int, list[tuple[int, float]]] = {}
+        self._views: collections.OrderedDict[int, views.Views] = collections.OrderedDict()
         self._graph: graph.FrameGraph | None = None
         self._memo: dict = {}
         # video -> (signatures of its every frame, which of them are computed yet)
@@ -518,8 +519,27 @@ class Searcher:
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, exclude=q.video)]
         chosen = self._spread.get(k)
         if chosen is None:  # the same answer for every request with this k: computed once per bundle
-            chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool)
+            chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool, self.shares_view,
+                                                      self.settings.view_rounds)
         return [self._whole(v, d) for v, d in chosen]
+
+    def views_of(self, v: int) -> views.Views:
+        """Video ``v``'s frames (``view_frames`` of them at most, evenly spaced) ready for
+        :func:`query.views.shared_view` (the last 64 videos' are kept)."""
+        got = self._views.get(v)
+        if got is None:
+            n = int(self.offsets[v + 1] - self.offsets[v])
+            got = views.views(self.bundle.frames.take(int(self.offsets[v]) + _spread(n, self.settings.view_frames)))
+            with self._lock:
+                self._views[v] = got
+                while len(self._views) > 64:
+                    self._views.popitem(last=False)
+        return got
+
+    def shares_view(self, a: int, b: int) -> bool:
+        """Whether videos ``a`` and ``b`` show a shared view (see :mod:`query.views`)."""
+        return views.shared_view(self.views_of(a), self.views_of(b), self.settings.view_min_area) \
+            >= self.settings.view_threshold
 
     def _dissimilar_paths(self, k: int, q: Query | None) -> list[Match]:
         """Max-min diversity over fingerprints, or the farthest videos from a query."""
