@@ -22,6 +22,13 @@ def test_indexing_benchmark_quick():
     assert re.search(r"vidatlas extraction vs naive: \*\*[\d.]+x\*\*", text)
 
 
+def test_encoding_benchmark_quick():
+    text = run(ROOT / "bench" / "encoding.py", "--quick")
+    rows = table_rows(text, 4)
+    assert "one process's memory (frameindex.build)" in rows
+    assert rows["blocks of 65,536 frames joined on disk (encoding.build)"][0].startswith("IVF")
+
+
 def test_quality_benchmark_quick():
     text = run(ROOT / "bench" / "quality.py", "--quick")
     overall = re.search(r"\| \*\*all\*\* \| \*\*([\d.]+) /", text)
