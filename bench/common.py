@@ -42,3 +42,21 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
     pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     path.write_text(text)
+
+
+def peak_anonymous_kb(every_s: float = 0.05):
+    """Start sampling this process's anonymous memory (RssAnon: RSS less the pages of mapped
+    files) every ``every_s`` seconds; returns a function giving the peak so far, in KiB."""
+    import threading
+    import time
+    peak = [0]
+
+    def sample():
+        while True:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        peak[0] = max(peak[0], int(line.split()[1]))
+            time.sleep(every_s)
+    threading.Thread(target=sample, daemon=True).start()
+    return lambda: peak[0]

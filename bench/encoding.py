@@ -24,19 +24,13 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine, table  # noqa: E402
 
 RUN = """
-import json, logging, sys, threading, time
+import json, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
 import numpy as np
 from indexer import encoding, frameindex
-anon = [0]
-def sample():
-    while True:
-        for line in open("/proc/self/status"):
-            if line.startswith("RssAnon:"):
-                anon[0] = max(anon[0], int(line.split()[1]))
-        time.sleep(0.05)
-threading.Thread(target=sample, daemon=True).start()
+from bench.common import peak_anonymous_kb
+anon = peak_anonymous_kb()
 path = Path({path!r})
 feats = np.load(path, mmap_mode="r")
 plan = frameindex.choose(*feats.shape)
@@ -48,7 +42,7 @@ else:
     out.mkdir()
     index = encoding.build(path, path.parent, plan, encoding.Room(block={block}), out)
 print(json.dumps({{"kind": plan.kind, "s": time.perf_counter() - t0, "ntotal": int(index.ntotal),
-                  "anon_mb": anon[0] / 1024}}))
+                  "anon_mb": anon() / 1024}}))
 """
 
 

@@ -31,22 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import table, write_section  # noqa: E402
 
 BUILD = """
-import json, resource, sys, threading, time
+import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from testkit.bundles import synthetic_bundle
-anon = [0]
-def sample():  # the build's own memory: RSS less the pages of the files it maps (the synthetic source)
-    while True:
-        for line in open("/proc/self/status"):
-            if line.startswith("RssAnon:"):
-                anon[0] = max(anon[0], int(line.split()[1]))
-        time.sleep(0.05)
-threading.Thread(target=sample, daemon=True).start()
+from bench.common import peak_anonymous_kb
+anon = peak_anonymous_kb()  # the build's own memory: RSS less the pages of the files it maps (the source)
 t0 = time.perf_counter()
 path = synthetic_bundle(Path({tmp!r}), {videos}, 100, memory_budget={budget})
 size = sum(f.stat().st_size for f in path.rglob('*') if f.is_file())
-print(json.dumps({{"bytes": size, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "anon_kb": anon[0],
+print(json.dumps({{"bytes": size, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "anon_kb": anon(),
                   "seconds": time.perf_counter() - t0,
                   "index": json.loads((path / "manifest.json").read_text())["frame_index"]}}))
 """
