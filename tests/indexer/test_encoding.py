@@ -154,3 +154,16 @@ def test_an_encode_worker_waits_for_its_runs_job_encodes_it_and_stops_once_the_r
     (version / "manifest.json").write_text('{"run_tag": "release-3"}')
     (atlas / "CURRENT").write_text(version.name + "\n")
     assert pipeline.encode(atlas, settings, work, wait_s=30).encoded_blocks == 0
+
+
+def test_bundles_written_before_encoding_in_blocks_still_load(tmp_path, stored):
+    """Their lists are inside the index file (no "lists" in the manifest): mapped from it as before."""
+    _, path = stored
+    feats = np.load(path, mmap_mode="r")
+    whole = fi.build(feats, fi.named("IVF32,SQ8", *feats.shape))
+    faiss.write_index(whole, str(tmp_path / "frames_features.faiss"))
+    loaded = fi.load(tmp_path / "frames_features.faiss", feats, {"kind": "IVF32,SQ8", "nprobe": 8})
+    assert isinstance(faiss.downcast_InvertedLists(loaded.ivf.invlists), faiss.OnDiskInvertedLists)
+    faiss.extract_index_ivf(whole).nprobe = 8
+    q = fi.unit_rows(feats, 0, 100)
+    np.testing.assert_array_equal(whole.search(q, 10)[1], loaded.search(q, 10)[1])
