@@ -131,23 +131,29 @@ def _encode(job: Job, trained: faiss.Index, feats, i: int) -> None:
 
 
 def work_on(job: Job, progress=None) -> int:
-    """Encode every block of ``job`` nobody else holds; returns how many this process encoded."""
+    """Encode every block of ``job`` nobody else holds; returns how many this process encoded.
+    A job that ends meanwhile (its merge done, or replaced by a new merge of the run) ends this."""
     trained, feats, done = None, None, 0
-    for i in range(job.blocks):
-        if job.block_file(i).is_file() or not _claim(job, i):
-            continue
-        try:
-            if job.block_file(i).is_file():  # finished (and its claim let go) just before ours
+    try:
+        for i in range(job.blocks):
+            if job.block_file(i).is_file() or not _claim(job, i):
                 continue
-            if trained is None:
-                trained = faiss.read_index(str(job.dir / "trained.faiss"))
-                feats = np.load(job.features, mmap_mode="r")
-            _encode(job, trained, feats, i)
-            done += 1
-            if progress is not None:
-                progress.update(1)
-        finally:
-            job.claim_file(i).unlink(missing_ok=True)
+            try:
+                if job.block_file(i).is_file():  # finished (and its claim let go) just before ours
+                    continue
+                if trained is None:
+                    trained = faiss.read_index(str(job.dir / "trained.faiss"))
+                    feats = np.load(job.features, mmap_mode="r")
+                _encode(job, trained, feats, i)
+                done += 1
+                if progress is not None:
+                    progress.update(1)
+            finally:
+                job.claim_file(i).unlink(missing_ok=True)
+    except (FileNotFoundError, RuntimeError):  # FAISS reports a missing file as a RuntimeError
+        if job.dir.is_dir():
+            raise
+        log.info("encode job %s ended while this worker was at it", job.dir.name)
     return done
 
 

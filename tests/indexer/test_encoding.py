@@ -167,3 +167,20 @@ def test_bundles_written_before_encoding_in_blocks_still_load(tmp_path, stored):
     faiss.extract_index_ivf(whole).nprobe = 8
     q = fi.unit_rows(feats, 0, 100)
     np.testing.assert_array_equal(whole.search(q, 10)[1], loaded.search(q, 10)[1])
+
+
+def test_a_worker_whose_job_ends_under_it_stops_without_an_error(tmp_path, stored, monkeypatch):
+    atlas, path = stored
+    feats = np.load(path, mmap_mode="r")
+    job = encoding.publish(tmp_path, atlas, fi.train(feats, fi.named("IVF16,SQ8", *feats.shape)), path,
+                           block=1_000, tag="r")
+    real = encoding._encode
+    calls = []
+
+    def encode_then_merge_ends(job_, trained, feats_, i):
+        calls.append(i)
+        if len(calls) == 2:
+            shutil.rmtree(job.dir)  # the merge finished (or a new merge of the run replaced it)
+        real(job_, trained, feats_, i)
+    monkeypatch.setattr(encoding, "_encode", encode_then_merge_ends)
+    assert encoding.work_on(job) == 1 and calls == [0, 1]
