@@ -24,6 +24,7 @@ MAX_PLACES = SearchSettings.places_per_video
 SAME_PLACE = SearchSettings.same_place
 POOL_FACTOR = SearchSettings.dissimilar_pool
 VIEW_ROUNDS = SearchSettings.view_rounds
+VIEW_CHECKS = SearchSettings.view_checks
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -79,7 +80,7 @@ class Places:
 
 
 def spread(pl: Places, k: int, pool_factor: int = POOL_FACTOR, shares: Callable[[int, int], bool] | None = None,
-           rounds: int = VIEW_ROUNDS) -> list[tuple[int, float]]:
+           rounds: int = VIEW_ROUNDS, max_checks: int = VIEW_CHECKS) -> list[tuple[int, float]]:
     """``k`` videos sharing as little content as possible: the smallest ``tau`` such that ``k``
     videos exist whose pairwise closeness is all ``<= tau`` (no shared place when one exists).
 
@@ -92,7 +93,8 @@ def spread(pl: Places, k: int, pool_factor: int = POOL_FACTOR, shares: Callable[
        classic heuristic for a maximum independent set: a video close to few others blocks few),
        and keeps the smallest ``tau`` at which it finds ``k`` videos.
     3. Of those videos, ``k`` are taken by greedy max-min.
-    4. With ``shares(a, b)`` (videos): every pair of the ``k`` not checked yet is checked, each pair
+    4. With ``shares(a, b)`` (videos): the pairs of the ``k`` not checked yet are checked, closest
+       first and ``max_checks`` in all (a nine has 36 pairs; k = 100 would have 4,950), each pair
        that shares gets closeness 1 and steps 2-3 run again, up to ``rounds`` times (two pans
        over one photograph can overlap visibly while their features stay far apart).
     Returns ``(video, content distance to the nearest other chosen video)`` in the order chosen."""
@@ -155,14 +157,13 @@ def spread(pl: Places, k: int, pool_factor: int = POOL_FACTOR, shares: Callable[
     checked: set[tuple[int, int]] = set()
     chosen = choose()
     for _ in range(rounds if shares is not None else 0):
-        found = False
-        for x, a in enumerate(chosen):
-            for b in chosen[x + 1:]:
-                if (min(a, b), max(a, b)) not in checked:
-                    checked.add((min(a, b), max(a, b)))
-                    if shares(pool[a], pool[b]):
-                        close[a, b] = close[b, a] = max(1.0, float(close.max()))
-                        found = True
+        pairs = sorted(((min(a, b), max(a, b)) for x, a in enumerate(chosen) for b in chosen[x + 1:]
+                        if (min(a, b), max(a, b)) not in checked), key=lambda p: (-close[p], p))
+        pairs = pairs[:max(0, max_checks - len(checked))]  # the closest first: the likeliest to share
+        checked.update(pairs)
+        found = [p for p in pairs if shares(pool[p[0]], pool[p[1]])]
+        for a, b in found:
+            close[a, b] = close[b, a] = max(1.0, float(close.max()))
         if not found:
             break
         chosen = choose()

@@ -520,7 +520,7 @@ class Searcher:
         chosen = self._spread.get(k)
         if chosen is None:  # the same answer for every request with this k: computed once per bundle
             chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool, self.shares_view,
-                                                      self.settings.view_rounds)
+                                                      self.settings.view_rounds, self.settings.view_checks)
         return [self._whole(v, d) for v, d in chosen]
 
     def views_of(self, v: int) -> views.Views:

@@ -84,6 +84,9 @@ class SearchSettings:
     """FindDissimilar (content, no query): times the chosen videos' pairs are checked for a shared
     view (query.views: overlapping parts of one scene, which features can miss) and, where one is
     found, the pair is made as close as can be and the k chosen again; 0 checks nothing."""
+    view_checks: int = 200
+    """At most this many video pairs checked for a shared view per answer, the closest first (a
+    pair of short videos takes about 10-20 ms; a nine has 36 pairs)."""
     view_frames: int = 16
     """Frames per video (evenly spaced) compared for shared views (cost grows with its square)."""
     view_threshold: float = 0.85
@@ -110,7 +113,7 @@ class SearchSettings:
         for name in ("probe_frames", "neighbours_per_probe", "candidates_per_k", "min_candidates", "align_frames",
                      "segment_frames", "max_segments", "videos_per_probe",
                      "anomaly_neighbours", "clusters", "kmeans_iterations", "places_per_video",
-                     "dissimilar_pool", "graph_neighbours", "spread_iterations", "view_frames"):
+                     "dissimilar_pool", "graph_neighbours", "spread_iterations", "view_frames", "view_checks"):
             if getattr(self, name) < 1:
                 raise VidatlasError(f"search setting {name} must be at least 1, got {getattr(self, name)}")
         for name in ("same_place", "cut_similarity", "cut_link", "spread_alpha", "pixel_min_similarity"):

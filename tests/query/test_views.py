@@ -56,3 +56,15 @@ def test_spread_chooses_again_without_a_pair_that_shares_a_view():
     chosen = {v for v, _ in content.spread(pl, 3, shares=shares)}
     assert checked and not {a, b} <= chosen and len(chosen) == 3
     assert {v for v, _ in content.spread(pl, 3, shares=shares, rounds=0)} == plain
+
+
+def test_the_check_is_bounded_and_takes_the_closest_pairs_first():
+    rng = np.random.default_rng(1)
+    cent = content._unit(rng.normal(size=(12, 16))).astype(np.float32)
+    pl = content.Places(cent, np.arange(13))
+    checked = []
+    chosen = [v for v, _ in content.spread(pl, 6, shares=lambda x, y: checked.append((x, y)) or False, max_checks=4)]
+    assert len(checked) == 4  # of the 15 pairs of the six
+    pairs = sorted(((a, b) for i, a in enumerate(chosen) for b in chosen[i + 1:]),
+                   key=lambda p: -float(cent[p[0]] @ cent[p[1]]))
+    assert {frozenset(p) for p in checked} == {frozenset(p) for p in pairs[:4]}
