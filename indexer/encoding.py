@@ -29,7 +29,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import frameindex
+from . import cstdout, frameindex
 from .debris import tag as temp_tag
 from .errors import Code, VidatlasError
 
@@ -184,8 +184,9 @@ def join(job: Job, out_dir: Path) -> faiss.Index:
     sources = faiss.InvertedListsPtrVector()
     for block in blocks:
         sources.push_back(faiss.extract_index_ivf(block).invlists)
-    lists = faiss.OnDiskInvertedLists(ivf.nlist, ivf.code_size, str(Path(out_dir) / LISTS))
-    total = lists.merge_from_multiple(sources.data(), sources.size(), False)
+    with cstdout.to_stderr():  # FAISS prints "resizing …" as the file grows
+        lists = faiss.OnDiskInvertedLists(ivf.nlist, ivf.code_size, str(Path(out_dir) / LISTS))
+        total = lists.merge_from_multiple(sources.data(), sources.size(), False)
     if total != job.rows:
         raise VidatlasError(f"the encoded blocks hold {total} frames, not {job.rows}", Code.INTERNAL)
     del sources, blocks  # the blocks' mappings closed (they own their lists)

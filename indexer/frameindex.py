@@ -30,6 +30,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from . import cstdout
 from .errors import Code, VidatlasError
 from .settings import SERVER_RUNTIME_BYTES as RUNTIME_BYTES
 from .settings import StoreSettings
@@ -283,7 +284,8 @@ def load(path: Path, feats, recorded: dict) -> FrameIndex:
     (:mod:`.encoding`) are in a file of their own beside ``path``, mapped read-only (the server's
     volume may be)."""
     if recorded.get("lists") == ON_DISK:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY)
+        with cstdout.to_stderr():  # FAISS prints where it found the lists
+            index = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY)
     elif recorded.get("kind", "exact") == "exact" or recorded.get("kind", "").endswith("fs"):
         index = faiss.read_index(str(path))
     else:

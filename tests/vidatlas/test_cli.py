@@ -94,8 +94,9 @@ def test_sharded_build_equals_a_single_run_from_the_cli(tmp_path, collection):
     encode worker, and the joined lists are the same bytes."""
     single, sharded = tmp_path / "single", tmp_path / "sharded"
     ivf = ("--frame-index", "IVF8,SQ8")
-    out = run("index", collection, "--out", single, "--no-progress", *ivf)
+    out = run("index", collection, "--out", single, "--no-progress", "--json", *ivf)
     assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["bundle"]  # stdout is the report alone: FAISS's notes went to stderr
     # four shards at once, as the chart's Indexed Job runs them
     shards = [subprocess.Popen([sys.executable, "-m", "vidatlas", "index", str(collection), "--out", str(sharded),
                                 "--shard", f"{i}/4", "--no-progress"], env=ENV, stdout=subprocess.DEVNULL,
