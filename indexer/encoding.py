@@ -91,7 +91,7 @@ def publish(root: Path, atlas: Path, trained: faiss.Index, features: Path, block
     staged = directory / f"job.json{temp_tag()}"
     staged.write_text(json.dumps(spec))
     os.replace(staged, directory / "job.json")  # last: a worker sees a job only once it is whole
-    return Job.read(directory, atlas)
+    return Job(directory, Path(features), rows, spec["blocks"], tag)
 
 
 def find(root: Path, atlas: Path, tag: str) -> Job | None:
@@ -157,17 +157,14 @@ def work_on(job: Job, progress=None) -> int:
     return done
 
 
-def encode(job: Job, progress=None) -> int:
+def encode(job: Job) -> int:
     """Work on ``job`` until every block is written: this process's blocks, then the ones other
     workers hold (taking over any whose worker stopped touching its claim). Returns how many
     blocks this process encoded."""
-    mine = work_on(job, progress)
+    mine = work_on(job)
     while job.missing():
         time.sleep(POLL_S)
-        mine += work_on(job, progress)
-    if progress is not None:
-        progress.n = job.blocks
-        progress.refresh()
+        mine += work_on(job)
     return mine
 
 
@@ -176,7 +173,7 @@ def join(job: Job, out_dir: Path) -> faiss.Index:
     list by list), or for fast-scan codes, which FAISS keeps only in memory, merged there."""
     index = faiss.read_index(str(job.dir / "trained.faiss"))
     ivf = faiss.extract_index_ivf(index)
-    if frameindex.fast_scan(index):
+    if isinstance(faiss.downcast_InvertedLists(ivf.invlists), faiss.BlockInvertedLists):  # fast-scan codes
         for i in range(job.blocks):
             index.merge_from(faiss.read_index(str(job.block_file(i))), 0)
         return index

@@ -47,8 +47,8 @@ REFINE_PQ = 16            # (measured on clustered features: recall@10 0.97 and 
 CHUNK = 1 << 18           # frames normalised and added at a time
 RECALL_QUERIES = 500      # frames whose neighbours the index is checked on at build time
 ROW_BYTES = 40            # per frame held in memory: video, time, code, error, pixel stats, index id
-DEFAULT_BUDGET = StoreSettings().budget_bytes
-ON_DISK = "on disk"       # the manifest's "lists" for lists joined into a file of their own  # the chart's server pod limit (helm/vidatlas/values.yaml)
+DEFAULT_BUDGET = StoreSettings().budget_bytes  # the chart's server pod limit (helm/vidatlas/values.yaml)
+ON_DISK = "on disk"       # the manifest's "lists" for lists joined into a file of their own
 
 
 @dataclass(frozen=True)
@@ -129,11 +129,6 @@ def unit_rows(feats, a: int, b: int) -> np.ndarray:
     x = np.array(feats[a:b], np.float32)
     faiss.normalize_L2(x)
     return x
-
-
-def fast_scan(index: faiss.Index) -> bool:
-    """Fast-scan codes: FAISS keeps their lists in blocks in memory (no mapping, no on-disk lists)."""
-    return "FastScan" in type(faiss.downcast_index(faiss.extract_index_ivf(index))).__name__
 
 
 def train(feats, plan: IndexPlan, seed: int = 0) -> faiss.Index:
