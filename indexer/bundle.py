@@ -101,14 +101,14 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def build_faiss(content: BundleContent, stage: Path, plan: frameindex.IndexPlan,
-                room: encoding.Room | None = None) -> tuple[dict, dict]:
+                room: encoding.Room = encoding.Room()) -> tuple[dict, dict]:
     """The frame index of ``plan`` over the unit features stored in ``stage`` (see :mod:`.frameindex`;
     an IVF's encoded in blocks shared with workers in ``room``, see :mod:`.encoding`), L2 over codes
     and over fingerprints (exact); and the frame index's description for the manifest."""
     path = stage / "features.npy"
     features = np.load(path, mmap_mode="r")
     index = frameindex.build(features, plan) if plan.exact else \
-        encoding.build(path, stage.parent, plan, room or encoding.Room(), stage)
+        encoding.build(path, stage.parent, plan, room, stage)
     frames = frameindex.FrameIndex(index, features, plan.refine)
     by_code = faiss.IndexFlatL2(2)
     by_code.add(np.ascontiguousarray(content.codes, np.float32))
@@ -136,7 +136,7 @@ def next_version(atlas: Path) -> str:
 
 
 def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frameindex.DEFAULT_BUDGET,
-                 frame_index: str = "", room: encoding.Room | None = None) -> Path:
+                 frame_index: str = "", room: encoding.Room = encoding.Room()) -> Path:
     """Write ``content`` as a new version under ``atlas`` and point ``CURRENT`` at it, with the
     frame index chosen for a server of ``memory_budget`` bytes (see :mod:`.frameindex`), or the
     FAISS index ``frame_index`` names; encoded with the workers of ``room`` (see :mod:`.encoding`)."""
@@ -248,12 +248,14 @@ class Bundle:
         return [v["id"] for v in self.content.videos]
 
 
-def current_tag(atlas: Path) -> str | None:
-    """The ``run_tag`` of the bundle ``atlas/CURRENT`` names; None when there is none (yet)."""
+def current_run(atlas: Path) -> tuple[Path | None, str | None]:
+    """The version ``atlas/CURRENT`` names and its bundle's ``run_tag``, read once (a later
+    publish may move CURRENT); ``(None, None)`` when there is none (yet)."""
     try:
-        return json.loads((resolve(atlas) / "manifest.json").read_text()).get("run_tag")
+        version = resolve(atlas)
+        return version, json.loads((version / "manifest.json").read_text()).get("run_tag")
     except (VidatlasError, OSError, ValueError):  # no bundle yet, or CURRENT moving
-        return None
+        return None, None
 
 
 def _verify(root: Path, files: dict[str, dict], keep_cached: bool = True) -> None:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from . import encoding, frameindex
 from .backbone import Backbone
-from .bundle import BundleContent, current_tag, read_bundle, write_bundle
+from .bundle import BundleContent, current_run, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
 from .debris import sweep, tag
@@ -542,11 +542,10 @@ def merge(atlas: Path, count: int, settings: IndexSettings, labels: list[dict] |
 def _merge(atlas, count, settings, labels, wait_s, poll_s, report: Report, work: Path) -> Report:
     paths = [_shard_file(work, i, count) for i in range(count)]
 
-    def missing() -> list[int]:
-        return [i for i, p in enumerate(paths) if not p.is_file()]
-    wait_until(lambda: True if not missing() else None, wait_s, poll_s,
-               lambda: f"shard {missing()[0]}/{count} has not finished (no {paths[missing()[0]]}); "
-                       f"{len(missing())} of {count} missing")
+    def waiting() -> str:
+        missing = [i for i, p in enumerate(paths) if not p.is_file()]
+        return f"shard {missing[0]}/{count} has not finished (no {paths[missing[0]]}); {len(missing)} of {count} missing"
+    wait_until(lambda: True if all(p.is_file() for p in paths) else None, wait_s, poll_s, waiting)
     records = [json.loads(p.read_text()) for p in paths]
     keys = {r["key"] for r in records}
     if len(keys) != 1:
@@ -568,13 +567,16 @@ def encode(atlas: Path, settings: IndexSettings, work_dir: Path | None = None, w
     seconds for its job to be published, then encode blocks until none is left unclaimed
     (:mod:`.encoding`). Returns at once when the run's bundle is already out."""
     with _run(settings, atlas, work_dir) as (report, work):
-        def job_or_done():
+        def job_or_bundle() -> encoding.Job | Path | None:
             job = encoding.find(work / "encode", atlas, settings.tag)
-            return job if job is not None else "published" if current_tag(atlas) == settings.tag else None
-        job = wait_until(job_or_done, wait_s, poll_s,
+            if job is not None:
+                return job
+            version, found = current_run(atlas)
+            return version if found == settings.tag else None
+        job = wait_until(job_or_bundle, wait_s, poll_s,
                          lambda: f"no frame index to encode for run {settings.tag!r} in {work / 'encode'}")
         report.encoded_blocks = 0
-        if job != "published":
+        if isinstance(job, encoding.Job):  # else the run's bundle is already out
             with stage(report, "encode"), _progress(settings, total=job.blocks, unit="block",
                                                     desc="encode frame index") as bar:
                 report.encoded_blocks = encoding.work_on(job, bar)

@@ -84,9 +84,11 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
 def wait_for_tag(atlas: str, tag: str, wait_s: float, poll_s: float = 10.0) -> Path:
     """The version directory, once ``atlas/CURRENT`` names a bundle whose manifest's ``run_tag``
     is ``tag``; raise after ``wait_s`` seconds without one."""
-    from indexer.bundle import current_tag, resolve
+    from indexer.bundle import current_run
     from indexer.polling import wait_until
 
-    wait_until(lambda: True if current_tag(atlas) == tag else None, wait_s, poll_s,
-               lambda: f"no bundle tagged {tag!r} in {atlas} (CURRENT's: {current_tag(atlas)!r})")
-    return resolve(atlas)
+    def tagged() -> Path | None:
+        version, found = current_run(atlas)
+        return version if found == tag else None
+    return wait_until(tagged, wait_s, poll_s,
+                      lambda: f"no bundle tagged {tag!r} in {atlas} (CURRENT's: {current_run(atlas)[1]!r})")
