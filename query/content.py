@@ -118,60 +118,64 @@ def spread(pl: Places, k: int, pool_factor: int = POOL_FACTOR, shares: Callable[
     close = np.maximum(close, close.T)
     np.fill_diagonal(close, -np.inf)
 
-    def choose() -> list[int]:
-        def independent(tau: float) -> list[int]:
-            """Minimum-degree greedy independent set of the graph ``close > tau`` (pool positions)."""
-            adj = close > tau
-            alive = np.ones(len(pool), bool)
-            out = []
-            while alive.any():
-                deg = (adj & alive[None, :]).sum(1)
-                cand = np.flatnonzero(alive)
-                # fewest conflicts first, then the least close to anything left, then pool order
-                worst_left = np.where(alive[None, :], close, -np.inf)[cand].max(1)
-                i = int(cand[np.lexsort((cand, worst_left, deg[cand]))[0]])
-                out.append(i)
-                alive &= ~adj[i]
-                alive[i] = False
-            return out
-
-        levels = np.unique(close[np.isfinite(close)])
-        best = list(range(len(pool)))[:k]
-        lo, hi = 0, len(levels) - 1
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            found = independent(float(levels[mid]))
-            if len(found) >= k:
-                best, hi = found, mid - 1
-            else:
-                lo = mid + 1
-        # k of them by greedy max-min (the first is the least close to the rest)
-        sub = close[np.ix_(best, best)]
-        order = [int(np.argmin(sub.max(1)))] if len(best) > 1 else [0]
-        while len(order) < k:
-            near = sub[order].max(0)
-            near[order] = np.inf
-            order.append(int(np.argmin(near)))
-        return [best[i] for i in order]
-
     checked: set[tuple[int, int]] = set()
-    chosen = choose()
+    chosen = _choose(close, k)
     for _ in range(rounds if shares is not None else 0):
-        pairs = sorted(((min(a, b), max(a, b)) for x, a in enumerate(chosen) for b in chosen[x + 1:]
-                        if (min(a, b), max(a, b)) not in checked), key=lambda p: (-close[p], p))
-        pairs = pairs[:max(0, max_checks - len(checked))]  # the closest first: the likeliest to share
+        pairs = {(min(a, b), max(a, b)) for x, a in enumerate(chosen) for b in chosen[x + 1:]} - checked
+        # the closest first: the likeliest to share
+        pairs = sorted(pairs, key=lambda p: (-close[p], p))[:max(0, max_checks - len(checked))]
         checked.update(pairs)
         found = [p for p in pairs if shares(pool[p[0]], pool[p[1]])]
         for a, b in found:
             close[a, b] = close[b, a] = max(1.0, float(close.max()))
         if not found:
             break
-        chosen = choose()
+        chosen = _choose(close, k)
     out = []
     for i in chosen:
         others = [close[i, j] for j in chosen if j != i]
         out.append((pool[i], float(1.0 - max(others)) if others else 1.0))
     return out
+
+
+def _independent(close: np.ndarray, tau: float) -> list[int]:
+    """Minimum-degree greedy independent set of the graph ``close > tau`` (pool positions)."""
+    adj = close > tau
+    alive = np.ones(len(close), bool)
+    out = []
+    while alive.any():
+        deg = (adj & alive[None, :]).sum(1)
+        cand = np.flatnonzero(alive)
+        # fewest conflicts first, then the least close to anything left, then pool order
+        worst_left = np.where(alive[None, :], close, -np.inf)[cand].max(1)
+        i = int(cand[np.lexsort((cand, worst_left, deg[cand]))[0]])
+        out.append(i)
+        alive &= ~adj[i]
+        alive[i] = False
+    return out
+
+
+def _choose(close: np.ndarray, k: int) -> list[int]:
+    """Steps 2-3 of :func:`spread` over the pool's pairwise ``close``-ness: the smallest bound at
+    which an independent set holds ``k``, then ``k`` of it by greedy max-min (pool positions)."""
+    levels = np.unique(close[np.isfinite(close)])
+    best = list(range(len(close)))[:k]
+    lo, hi = 0, len(levels) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        found = _independent(close, float(levels[mid]))
+        if len(found) >= k:
+            best, hi = found, mid - 1
+        else:
+            lo = mid + 1
+    # k of them by greedy max-min (the first is the least close to the rest)
+    sub = close[np.ix_(best, best)]
+    order = [int(np.argmin(sub.max(1)))] if len(best) > 1 else [0]
+    while len(order) < k:
+        near = sub[order].max(0)
+        near[order] = np.inf
+        order.append(int(np.argmin(near)))
+    return [best[i] for i in order]
 
 
 def farthest(pl: Places, cent: np.ndarray, k: int, exclude: int | None = None) -> list[tuple[int, float]]:

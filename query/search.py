@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
@@ -165,7 +165,6 @@ class Searcher:
         self._graph_lock = threading.Lock()
         self._places: content.Places | None = None
         self._spread: dict[int, list[tuple[int, float]]] = {}
-        self._views: collections.OrderedDict[int, views.Views] = collections.OrderedDict()
         self._graph: graph.FrameGraph | None = None
         self._memo: dict = {}
         # video -> (signatures of its every frame, which of them are computed yet)
@@ -519,27 +518,20 @@ class Searcher:
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, exclude=q.video)]
         chosen = self._spread.get(k)
         if chosen is None:  # the same answer for every request with this k: computed once per bundle
-            chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool, self.shares_view,
+            chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool, self._shares_view(),
                                                       self.settings.view_rounds, self.settings.view_checks)
         return [self._whole(v, d) for v, d in chosen]
 
-    def views_of(self, v: int) -> views.Views:
-        """Video ``v``'s frames (``view_frames`` of them at most, evenly spaced) ready for
-        :func:`query.views.shared_view` (the last 64 videos' are kept)."""
-        got = self._views.get(v)
-        if got is None:
-            n = int(self.offsets[v + 1] - self.offsets[v])
-            got = views.views(self.bundle.frames.take(int(self.offsets[v]) + _spread(n, self.settings.view_frames)))
-            with self._lock:
-                self._views[v] = got
-                while len(self._views) > 64:
-                    self._views.popitem(last=False)
-        return got
+    def _shares_view(self) -> Callable[[int, int], bool]:
+        """The shared-view check for one answer (see :mod:`query.views`): each video's frames
+        (``view_frames`` of them at most, evenly spaced) prepared once, on first use."""
+        st = self.settings
 
-    def shares_view(self, a: int, b: int) -> bool:
-        """Whether videos ``a`` and ``b`` show a shared view (see :mod:`query.views`)."""
-        return views.shared_view(self.views_of(a), self.views_of(b), self.settings.view_min_area) \
-            >= self.settings.view_threshold
+        @functools.cache
+        def of(v: int) -> views.Views:
+            n = int(self.offsets[v + 1] - self.offsets[v])
+            return views.views(self.bundle.frames.take(int(self.offsets[v]) + _spread(n, st.view_frames)))
+        return lambda a, b: views.shared_view(of(a), of(b), st.view_min_area) >= st.view_threshold
 
     def _dissimilar_paths(self, k: int, q: Query | None) -> list[Match]:
         """Max-min diversity over fingerprints, or the farthest videos from a query."""
