@@ -60,3 +60,10 @@ def peak_anonymous_kb(every_s: float = 0.05):
             time.sleep(every_s)
     threading.Thread(target=sample, daemon=True).start()
     return lambda: peak[0]
+
+
+def frame_count(text: str) -> int:
+    """A count as the benchmarks' options give it: 200k, 1M, 10M or a plain number."""
+    text = text.strip().lower()
+    scale = {"k": 10**3, "m": 10**6}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * scale)

@@ -21,7 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import machine, table  # noqa: E402
+from bench.common import frame_count, machine, table  # noqa: E402
 
 RUN = """
 import json, sys, time
@@ -46,12 +46,6 @@ print(json.dumps({{"kind": plan.kind, "s": time.perf_counter() - t0, "ntotal": i
 """
 
 
-def _frames(text: str) -> int:
-    text = text.strip().lower()
-    scale = {"k": 10**3, "m": 10**6}.get(text[-1], 1)
-    return int(float(text.rstrip("km")) * scale)
-
-
 def _features(path: Path, n: int, d: int = 256, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(max(1, n // 100), d)).astype(np.float32)
@@ -69,7 +63,7 @@ def main() -> None:
     p.add_argument("--frames", default="4M", help="frames to index, e.g. 200k, 4M (default 4M)")
     p.add_argument("--block", default="1M", help="frames a block (default 1M, the indexer's)")
     args = p.parse_args()
-    n, block = (200_000, 65_536) if args.quick else (_frames(args.frames), _frames(args.block))
+    n, block = (200_000, 65_536) if args.quick else (frame_count(args.frames), frame_count(args.block))
     rows = []
     with tempfile.TemporaryDirectory(prefix="vidatlas-encoding-") as tmp:
         for how, b in (("one process's memory (frameindex.build)", 0),

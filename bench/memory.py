@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import table, write_section  # noqa: E402
+from bench.common import frame_count, table, write_section  # noqa: E402
 
 BUILD = """
 import json, resource, sys, time
@@ -140,12 +140,6 @@ def serve_and_query(atlas: Path, videos: int, limit: MemoryLimit | None = None) 
         proc.wait(60)
 
 
-def _frames(text: str) -> int:
-    text = text.strip().lower()
-    scale = {"k": 10**3, "m": 10**6}.get(text[-1:], 1)
-    return int(float(text.rstrip("km")) * scale)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
@@ -159,7 +153,7 @@ def main() -> None:
     args = p.parse_args()
     from indexer.settings import parse_bytes
     budget = parse_bytes(args.budget)
-    sizes = [_frames(f) // 100 for f in args.frames.split(",")] if args.frames else \
+    sizes = [frame_count(f) // 100 for f in args.frames.split(",")] if args.frames else \
         [250, 500] if args.quick else [1000, 10000, 100000]  # videos of 100 frames
     root = str(Path(__file__).resolve().parent.parent)
     rows = []
