@@ -159,7 +159,7 @@ def test_secrets_are_mounted_never_inlined(chart):
                                  {"redis": {"externalUrl": "http://nope"}}, {"image": {"pullPolicy": "Sometimes"}},
                                  {"bundle": {"mountPath": "relative/path"}},
                                  {"service": {"extraEnv": {"PATH": "/evil"}}},
-                                 {"indexer": {"memoryBudget": "lots"}}])
+                                 {"indexer": {"memoryBudget": "lots"}}, {"indexer": {"encodeWorkers": -1}}])
 def test_schema_rejects_bad_values(chart, bad):
     with pytest.raises(HelmError):
         chart.validate_schema(bad)
