@@ -48,6 +48,47 @@ def fit_size(width: int, height: int, box_w: int, box_h: int) -> tuple[int, int]
     return w, h
 
 
+BAR_LEVEL = 32        # a bar's pixels are at most this bright in every channel (video black is 16 -> 0)
+BAR_SPILL = 0.02      # share of a bar row or column's pixels allowed above it (compression ringing)
+BAR_MIN = 0.03        # a bar is at least this share of the picture's height or width
+BAR_KEEP = 0.45       # and what is left at least this share of each (else: a dark or faded picture)
+
+
+def bars(rgb: np.ndarray) -> tuple[int, int, int, int]:
+    """Rows at the top and bottom and columns at the left and right of ``rgb`` that are black
+    bars baked into the picture, as ``(top, bottom, left, right)``. Bars are near-black in every
+    channel from the edge inwards and come in pairs of about the same size (the picture centred
+    in a frame of another aspect, or shrunk inside a border); a dark sky, a shadow at one edge or a
+    fade to black are not bars, and no cut leaves less than ``BAR_KEEP`` of the picture."""
+    h, w = rgb.shape[:2]
+    lit = rgb.max(axis=2) > BAR_LEVEL
+
+    def pair(dark: np.ndarray) -> tuple[int, int]:
+        if dark.all():
+            return 0, 0
+        a, b = int(np.argmin(dark)), int(np.argmin(dark[::-1]))
+        if min(a, b) < BAR_MIN * len(dark) or max(a, b) > 2 * min(a, b) + 2:
+            return 0, 0
+        return a, b
+
+    top, bottom = pair(lit.mean(axis=1) <= BAR_SPILL)
+    left, right = pair(lit.mean(axis=0) <= BAR_SPILL)
+    if h - top - bottom < BAR_KEEP * h or w - left - right < BAR_KEEP * w:
+        return 0, 0, 0, 0
+    return top, bottom, left, right
+
+
+def trim_bars(rgb: np.ndarray, box_w: int, box_h: int) -> np.ndarray:
+    """``rgb`` (already fitted into the box) without its baked-in black bars, fitted again."""
+    top, bottom, left, right = bars(rgb)
+    if not (top or bottom or left or right):
+        return rgb
+    inner = np.ascontiguousarray(rgb[top:rgb.shape[0] - bottom, left:rgb.shape[1] - right])
+    w, h = fit_size(inner.shape[1], inner.shape[0], box_w, box_h)
+    return av.VideoFrame.from_ndarray(inner, format="rgb24").reformat(
+        width=w, height=h, interpolation="BICUBIC").to_ndarray(format="rgb24")
+
+
 def letterbox(rgb: np.ndarray, box_w: int, box_h: int) -> np.ndarray:
     out = np.zeros((box_h, box_w, 3), np.uint8)
     h, w = rgb.shape[:2]
@@ -307,6 +348,8 @@ class VideoReader:
         rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
         if rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation))
+        if self.settings.trim_bars:
+            rgb = trim_bars(rgb, box_w, box_h)
         return letterbox(rgb, box_w, box_h)
 
     def _thumbnail(self, frame: av.VideoFrame) -> np.ndarray:

@@ -629,7 +629,7 @@ def _add(root, atlas, settings, old, labels, prefix, report: Report, work: Path)
 
 def _settings_of(manifest: dict, settings: IndexSettings) -> IndexSettings:
     """The bundle's own sampling and map settings, with this run's machine-level choices."""
-    sampling = SamplingSettings(**{**manifest["sampling"], "decode_threads": settings.sampling.decode_threads})
+    sampling = SamplingSettings(**{"trim_bars": False, **manifest["sampling"], "decode_threads": settings.sampling.decode_threads})
     backbone = replace(settings.backbone, name=manifest["backbone"]["name"])
     known = {f.name for f in fields(MapSettings)}  # a bundle may name settings since retired
     return replace(settings, sampling=sampling, backbone=backbone,

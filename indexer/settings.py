@@ -40,6 +40,9 @@ class SamplingSettings:
     thumb_width: int = 224
     thumb_height: int = 126
     """Every sampled frame is fitted (aspect kept, letterboxed) into this box."""
+    trim_bars: bool = True
+    """Black bars baked into the picture (letterbox, pillarbox, a picture shrunk inside a black
+    frame) are cut off before it is fitted, so a copy shown inside bars looks like its source."""
     max_pixels: int = 8192 * 4352
     """Larger declared frame sizes are refused before decoding (decompression bombs)."""
     max_duration_s: float = 6 * 3600.0

@@ -51,7 +51,7 @@ class ClipEmbedder:
         if not clip:
             raise VidatlasError("empty clip", Code.INVALID_ARGUMENT)
         manifest = searcher.bundle.manifest
-        base = SamplingSettings(**manifest["sampling"])
+        base = SamplingSettings(**{"trim_bars": False, **manifest["sampling"]})  # (bundles from before bars were cut)
         fps = min(MAX_FPS, base.fps * self.settings.clip_sampling_factor) if dense else base.fps
         sampling = replace(base, fps=fps,
                            max_duration_s=min(self.settings.max_clip_seconds, manifest["sampling"]["max_duration_s"]),

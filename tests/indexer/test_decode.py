@@ -3,11 +3,11 @@ import av
 import numpy as np
 import pytest
 
-from indexer.decode import VideoReader, fit_size, letterbox, next_tick, read_samples
+from indexer.decode import VideoReader, bars, fit_size, letterbox, next_tick, read_samples
 from indexer.errors import VidatlasError
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
-from testkit.media import write_audio_only, write_huge_y4m
+from testkit.media import hard_transform, write_audio_only, write_huge_y4m
 
 S = SamplingSettings()
 
@@ -141,6 +141,37 @@ def test_fit_and_letterbox_keep_aspect():
     boxed = letterbox(np.full((126, 70, 3), 200, np.uint8), 224, 126)
     assert boxed.shape == (126, 224, 3)
     assert boxed[:, :70].max() == 0 and boxed[:, 77:147].min() == 200
+
+
+@pytest.mark.parametrize("kind", ["letterboxed", "windowboxed"])
+def test_black_bars_baked_into_a_copy_are_cut_off(tmp_path, kind):
+    """A copy inside black bars (another frame aspect, or shrunk inside a border) samples to the
+    source's thumbnails; without the cut it does not look like them at all."""
+    frames = list(pan(photo("astronaut"), 16, (192, 108), 3))
+    source = write_video(tmp_path / "source.mp4", frames, fps=8)
+    copy = write_video(tmp_path / "copy.mp4", hard_transform(frames, kind, np.random.default_rng(1)), fps=8)
+    _, want, _ = read_samples(source, S)
+    _, got, _ = read_samples(copy, S)
+    _, kept, _ = read_samples(copy, SamplingSettings(trim_bars=False))
+    assert got.shape == want.shape
+    error = np.abs(got.astype(int) - want).mean()
+    assert error < 15 < np.abs(kept.astype(int) - want).mean()
+    assert bars(kept[0]) != (0, 0, 0, 0) and bars(got[0]) == (0, 0, 0, 0)
+
+
+def test_dark_pictures_are_not_taken_for_bars():
+    night = np.zeros((126, 224, 3), np.uint8)
+    night[40:, :] = 90  # a black sky at the top: dark rows at one edge only
+    assert bars(night) == (0, 0, 0, 0)
+    night[-6:] = 0  # and a thin dark line at the bottom: no pair of bars either
+    assert bars(night) == (0, 0, 0, 0)
+    assert bars(np.zeros((126, 224, 3), np.uint8)) == (0, 0, 0, 0)  # a fade to black
+    lit = np.full((126, 224, 3), 120, np.uint8)
+    lit[:2] = 0  # a line of two pixels is not a bar
+    assert bars(lit) == (0, 0, 0, 0)
+    lit[:12], lit[-12:] = 0, 0
+    lit[:12, ::60] = 255  # ringing from compression: a few bright pixels in a bar row
+    assert bars(lit) == (12, 12, 0, 0)
 
 
 def test_keyframe_pieces_decode_to_the_same_samples_as_one_pass(tmp_path):
