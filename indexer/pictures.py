@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 PIXEL_BLOCK = 8  # thumbnail pixels per signature cell (224x126 thumbnails: 15 x 28 cells)
-TILE_ROWS, TILE_COLS = 2, 3  # pixel agreement is a mean over these tiles (columns split mirror-symmetrically)
-# less the worst-agreeing tile: an overlay (a logo, a caption) spoils a tile, not the picture
+TILE_ROWS, TILE_COLS = 2, 3  # pixel agreement is a mean over the best-agreeing half of these tiles (columns
+# split mirror-symmetrically): an overlay (a logo, a caption band) spoils some tiles, not the picture
 
 
 CROP_SCALES = (1.0, 0.9, 0.8, 0.7)

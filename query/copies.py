@@ -40,6 +40,8 @@ from indexer.pictures import Pictures, tile_layout
 
 from . import kernels
 
+AGREEING_TILES = 3  # pixel agreement is the mean of the best 3 of the 6 tiles' (indexer.pictures.TILE_ROWS x TILE_COLS)
+
 
 @functools.lru_cache(maxsize=8)
 def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.ndarray:
@@ -61,20 +63,26 @@ def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.nda
 
 def pixel_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """``(n, m)`` agreement of query signatures (their whole pictures) with video signatures at any
-    of their scales, the better of the query picture and its mirror image: the mean of the tiles'
-    normalised cross-correlations, the worst tile left out."""
+    of their scales, the better of the query picture and its mirror image: the mean of the
+    ``AGREEING_TILES`` best of the tiles' normalised cross-correlations (an overlay, a caption band
+    or a picture's rotated corners spoil some tiles, not the picture)."""
     _, bounds, mirror = tile_layout(rows, cols)
     q = query[:, 0].astype(np.float32)
     m, scales, cells = video.shape
     v = video.reshape(m * scales, cells).astype(np.float32)
+    keep = min(AGREEING_TILES, len(bounds) - 1)
     best = None
     for pic in (q, q[:, mirror]):
-        total = worst = None
+        top: list[np.ndarray] = []  # the ``keep`` largest so far, elementwise, largest first
         for a, b in zip(bounds[:-1], bounds[1:]):
             tile = pic[:, a:b] @ v[:, a:b].T
-            total = tile if total is None else total + tile
-            worst = tile if worst is None else np.minimum(worst, tile)
-        agree = _max_of_scales(((total - worst) / (len(bounds) - 2)).reshape(len(q), m, scales))
+            for i in range(len(top)):  # one pass of an insertion network: tile goes in, the smaller moves down
+                hi = np.maximum(top[i], tile)
+                np.minimum(top[i], tile, out=tile)
+                top[i] = hi
+            if len(top) < keep:
+                top.append(tile)
+        agree = _max_of_scales((sum(top[1:], top[0]) / keep).reshape(len(q), m, scales))
         best = agree if best is None else np.maximum(best, agree)
     return best
 

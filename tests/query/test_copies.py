@@ -15,7 +15,7 @@ from query.search import SEGMENTS, WHOLE_VIDEO, Searcher
 from query.settings import SearchSettings
 from service.embed import ClipEmbedder
 from service.settings import ServiceSettings
-from testkit.media import transform
+from testkit.media import hard_transform, transform
 from tests.conftest import SCENES
 
 FPS, SIZE = 8, (192, 108)
@@ -161,6 +161,15 @@ def test_a_crop_agrees_at_its_scale_and_a_logo_spoils_one_tile_only():
     assert np.diag(_agreement(transform(frames, "logo"), frames)).min() > 0.9
 
 
+def test_a_caption_band_does_not_spoil_the_agreement():
+    """Burnt-in subtitles (a dark band with bright marks over the bottom fifth) spoil the bottom
+    tiles only: the copy still agrees almost fully, another shot of the place does not."""
+    frames = list(pan(photo("astronaut"), 3, (192, 108), seed=5))
+    captioned = hard_transform(frames, "subtitled", np.random.default_rng(2))
+    assert np.diag(_agreement(captioned, frames)).min() > 0.95
+    assert np.diag(_agreement(list(pan(photo("astronaut"), 3, (192, 108), seed=9)), frames)).max() < 0.3
+
+
 def _off_centre(frames, top, bottom, left, right):
     """An off-centre crop that changes the aspect, scaled back to the full size (as copies are)."""
     import av
@@ -182,7 +191,7 @@ def test_an_off_centre_crop_is_registered_at_its_own_window(name, seed, crop):
     coarse = crop_windows((0.95, 0.85, 0.75, 0.65), (-0.06, 0.0, 0.06))
     q = pixel_signature(copy)
     start = window_agreement(q[:1], pictures.signature(coarse, [0])[0], *grid)[0]
-    assert np.diag(pixel_agreement(q, pictures.signature(np.array([[0.0, 1, 0, 1]])), *grid)).max() < 0.6
+    assert np.diag(pixel_agreement(q, pictures.signature(np.array([[0.0, 1, 0, 1]])), *grid)).max() < 0.7
     window, score = register([(q[i:i + 1], i) for i in range(3)], pictures, coarse[int(np.argmax(start))])
     truth = np.array([crop[0], 1 - crop[1], crop[2], 1 - crop[3]])
     assert np.abs(window - truth).max() < 0.025, (window, truth)
