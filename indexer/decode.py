@@ -83,9 +83,13 @@ def trim_bars(rgb: np.ndarray, box_w: int, box_h: int) -> np.ndarray:
     top, bottom, left, right = bars(rgb)
     if not (top or bottom or left or right):
         return rgb
-    inner = np.ascontiguousarray(rgb[top:rgb.shape[0] - bottom, left:rgb.shape[1] - right])
-    w, h = fit_size(inner.shape[1], inner.shape[0], box_w, box_h)
-    return av.VideoFrame.from_ndarray(inner, format="rgb24").reformat(
+    return refit(rgb[top:rgb.shape[0] - bottom, left:rgb.shape[1] - right], box_w, box_h)
+
+
+def refit(part: np.ndarray, box_w: int, box_h: int) -> np.ndarray:
+    """A part of a fitted picture, scaled (aspect kept) to fit the box again."""
+    w, h = fit_size(part.shape[1], part.shape[0], box_w, box_h)
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(part), format="rgb24").reformat(
         width=w, height=h, interpolation="BICUBIC").to_ndarray(format="rgb24")
 
 

@@ -66,6 +66,8 @@ class Query:
     pixels: np.ndarray | None = None  # pixel signatures (indexer.pictures.pixel_signature); None: read when needed
     pixel_times: np.ndarray | None = None  # times of ``pixels`` when they are sampled apart from ``times`` (a
     # clip's every frame: a copy then meets the very frame the bundle sampled, whatever its phase)
+    views: tuple["Query", ...] = ()  # the same clip seen otherwise (a picture inset into it, alone):
+    # FindSimilar searches each and keeps every video's best answer
 
 
 @dataclass(frozen=True)
@@ -257,11 +259,12 @@ class Searcher:
                      whole=bool(keep.all()))
 
     def query_for_frames(self, times: np.ndarray, reduced: np.ndarray, codes: np.ndarray,
-                         pixels: np.ndarray | None = None, pixel_times: np.ndarray | None = None) -> Query:
+                         pixels: np.ndarray | None = None, pixel_times: np.ndarray | None = None,
+                         views: tuple[Query, ...] = ()) -> Query:
         """A clip's embedded frames; ``pixels`` are pixel signatures (:func:`pixel_signature`) of its
-        frames at ``times``, or at ``pixel_times`` when given."""
+        frames at ``times``, or at ``pixel_times`` when given; ``views``: the clip seen otherwise."""
         return Query(np.asarray(times, np.float64), _unit(reduced), np.asarray(codes, np.float32), pixels=pixels,
-                     pixel_times=None if pixel_times is None else np.asarray(pixel_times, np.float64))
+                     pixel_times=None if pixel_times is None else np.asarray(pixel_times, np.float64), views=views)
 
     def pixels(self, v: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Pixel signatures at every crop scale of video ``v``'s frames ``rows`` (its own frame
@@ -334,6 +337,16 @@ class Searcher:
         similarity). Every result carries its copied segments and copy score either way."""
         k = check_k(k)
         mode = check_mode(mode)
+        if not q.views:
+            return self._similar(q, k, mode)
+        best: dict[str, Match] = {}
+        for view in (q, *q.views):
+            for m in self._similar(view, k, mode):
+                if m.video_id not in best or (m.score, m.copy_score) > (best[m.video_id].score, best[m.video_id].copy_score):
+                    best[m.video_id] = m
+        return sorted(best.values(), key=lambda m: (-m.score, m.video_id))[:k]
+
+    def _similar(self, q: Query, k: int, mode: str) -> list[Match]:
         st = self.settings
         candidates = self._candidates(q, st.candidates(k))
         if not candidates:

@@ -10,7 +10,8 @@ import numpy as np
 
 from indexer import BackboneSettings, Code, SamplingSettings, VidatlasError
 from indexer.backbone import Backbone
-from indexer.decode import VideoReader, next_tick, read_samples
+from indexer.decode import VideoReader, letterbox, next_tick, read_samples, refit
+from indexer.insets import insets
 
 from indexer.pictures import pixel_signature
 from query.search import Query, Searcher
@@ -65,9 +66,15 @@ class ClipEmbedder:
             else:
                 times, thumbs, _ = read_samples(path, sampling)
                 ptimes, pixels = None, None  # only FindSimilar (dense) compares pictures
-        feats = backbone.features(thumbs)
-        reduced, codes, _ = searcher.bundle.content.model.embed(feats, errors=False)
-        return searcher.query_for_frames(times, reduced, codes, pixels, ptimes)
+        model = searcher.bundle.content.model
+        reduced, codes, _ = model.embed(backbone.features(thumbs), errors=False)
+        views = []
+        for x0, y0, x1, y1 in (insets(thumbs) if dense else ()):  # a picture inside the picture, alone
+            h, w = thumbs.shape[1:3]
+            part = np.stack([letterbox(refit(t[y0:y1, x0:x1], w, h), w, h) for t in thumbs])
+            r, c, _ = model.embed(backbone.features(part), errors=False)
+            views.append(searcher.query_for_frames(times, r, c, pixel_signature(part)))
+        return searcher.query_for_frames(times, reduced, codes, pixels, ptimes, views=tuple(views))
 
     def _every_frame(self, path: Path, sampling: SamplingSettings):
         """One decode: thumbnails at ``sampling.fps`` for the backbone, pixel signatures of every

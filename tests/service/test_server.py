@@ -92,6 +92,20 @@ def test_a_short_clip_is_found_inside_a_longer_video(served, tmp_path):
     assert 2.0 <= top.start_s <= 3.5 and 4.5 <= top.end_s <= 6.5  # the matched range in the long video
 
 
+def test_a_copy_inset_into_other_footage_is_found(served, tmp_path):
+    """3 s of a/museum shrunk into a box over footage of b/lab's place (coins, shot otherwise):
+    the frames' features are the coins', yet the inset alone is a copy of a/museum's middle scene."""
+    inside = _scene_frames("a/museum", size=(106, 60))[24:48]
+    behind = list(pan(photo("coins"), 56, (192, 108), seed=21, zoom=0.6))
+    frames = [b.copy() for b in behind]
+    for f, g in zip(inside, frames[16:40]):
+        g[40:100, 70:176] = f
+    clip = write_video(tmp_path / "pip.mp4", frames, fps=8, options={"crf": "30"})
+    top = _similar(served.stub, clip=clip.read_bytes(), k=3).results[0]
+    assert top.video_id == "a/museum"
+    assert 2.0 <= top.start_s < top.end_s <= 6.5 and 1.0 <= top.query_start_s < top.query_end_s <= 5.5
+
+
 def test_time_range_query(served):
     """b/quarry's second shot (gravel, 3-6 s) is the first shot (0-3 s) of its reordered twin and
     appears nowhere else: a range query over it finds the twin, at the twin's own time."""

@@ -1,0 +1,147 @@
+"""Pictures inside pictures: a copy shrunk into a rectangle laid over other footage (picture in
+picture, a video wall, a frame within the frame). Its features are the background's, so a clip
+with an inset is also searched as the inset alone (``service.embed``).
+
+An inset's border is a straight edge that stays put while both pictures move: found on the
+share of a few consecutive frames in which each pixel is on a line (moving edges pass by, the
+border stays), as the rectangle whose four sides (fewer where it touches the frame's edges)
+are edges along most of their length, with the
+picture changing on both sides of each, and kept when neighbouring stretches of the clip agree on it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+EDGE = 16            # colour step (0-255, largest channel) across a border, two pixels apart
+WINDOW = 6           # consecutive frames whose lines are pooled (1.5 s at a clip's 4 fps)
+SIDE = 0.75          # share of a side's length on a line (pooled over the stretch's frames)
+MIN_SIZE = 0.25      # an inset spans at least this share of the width and of the height ...
+MAX_AREA = 0.8       # ... and at most this share of the picture (more is a crop, not an inset)
+CANDIDATES = 20      # strongest lines each way tried as sides
+SAME = 4             # pixels within which two stretches' rectangles are the same
+MAX_INSETS = 2
+KEEP = 64            # rectangles kept from each stretch
+GAP = 3              # pixels either side of a side where the picture must be changing ...
+ACTIVE = 1.0         # ... by this much between frames, on average (0-255): not a still picture
+
+
+def _edges(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edge strength across columns and across rows, ``(n, h, w)`` each (zero at the frame's
+    edge): the largest channel's step between the pixels either side (a border softened by
+    scaling and compression still steps within two pixels)."""
+    f = frames.astype(np.int16)
+    gx = np.zeros(f.shape[:3], np.int16)
+    gy = np.zeros(f.shape[:3], np.int16)
+    gx[:, :, 1:-1] = np.abs(f[:, :, 2:] - f[:, :, :-2]).max(axis=3)
+    gy[:, 1:-1] = np.abs(f[:, 2:] - f[:, :-2]).max(axis=3)
+    return gx, gy
+
+
+def _lines(g: np.ndarray) -> np.ndarray:
+    """``(n, h, w)`` booleans: pixels where a line across the last axis runs, an edge at least
+    ``EDGE`` that is the local maximum across it, widened by a pixel (a border's position
+    jitters by one)."""
+    peak = (g >= EDGE)
+    peak[..., 1:-1] &= (g[..., 1:-1] >= g[..., :-2]) & (g[..., 1:-1] >= g[..., 2:])
+    out = peak.copy()
+    out[..., 1:] |= peak[..., :-1]
+    out[..., :-1] |= peak[..., 1:]
+    return out
+
+
+def _strongest(cum: np.ndarray, length: int) -> np.ndarray:
+    """The ``CANDIDATES`` columns of a cumulative line map (``(h+1, w)``) holding the densest
+    stretches of ``length`` pixels, none within 2 of another (a line is 3 pixels wide)."""
+    dense = ((cum[length:] - cum[:-length]) / length).max(axis=0)
+    out: list[int] = []
+    for x in np.argsort(-dense, kind="stable"):
+        if len(out) == CANDIDATES:
+            break
+        if all(abs(int(x) - y) > 2 for y in out):
+            out.append(int(x))
+    return np.array(out, np.int64)
+
+
+def _rectangles(vert: np.ndarray, horiz: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Rectangles ``(x0, y0, x1, y1, support, sides on the frame's edge)`` (a row each; x0..x1 and
+    y0..y1 their border's columns and rows) whose every side is on a line along at least ``SIDE``
+    of its length with the picture changing on both sides of it, from line maps across columns
+    (``vert``: a vertical side at column x) and across rows (``horiz``) and the mean change
+    between frames (``active``); the ``KEEP`` best supported (by their weakest side not on the
+    frame's edge, which needs no line). At most one side on the frame's edge: two lines meeting
+    at a corner are too common in pictures to be taken for an inset."""
+    h, w = vert.shape
+    cv = np.vstack([np.zeros((1, w)), np.cumsum(vert, axis=0)])  # (h+1, w)
+    ch = np.hstack([np.zeros((h, 1)), np.cumsum(horiz, axis=1)])  # (h, w+1)
+    av = np.vstack([np.zeros((1, w)), np.cumsum(active, axis=0)])
+    ah = np.hstack([np.zeros((h, 1)), np.cumsum(active, axis=1)])
+    xs = np.unique(np.r_[_strongest(cv, int(MIN_SIZE * h)), 0, w - 1])
+    ys = np.unique(np.r_[_strongest(ch.T, int(MIN_SIZE * w)), 0, h - 1])
+    x0, x1 = np.meshgrid(xs, xs, indexing="ij")
+    y0, y1 = np.meshgrid(ys, ys, indexing="ij")
+    okx, oky = (x1 - x0 >= MIN_SIZE * w), (y1 - y0 >= MIN_SIZE * h)
+    X0, Y0 = np.meshgrid(x0[okx], y0[oky], indexing="ij")
+    X1, Y1 = np.meshgrid(x1[okx], y1[oky], indexing="ij")
+    X0, Y0, X1, Y1 = X0.ravel(), Y0.ravel(), X1.ravel(), Y1.ravel()
+    span_y, span_x = (Y1 - Y0 + 1).astype(np.float32), (X1 - X0 + 1).astype(np.float32)
+
+    def column(c, x):  # mean of cumulative map c along column x, rows Y0..Y1
+        x = np.clip(x, 0, w - 1)
+        return (c[Y1 + 1, x] - c[Y0, x]) / span_y
+
+    def row(c, y):
+        y = np.clip(y, 0, h - 1)
+        return (c[y, X1 + 1] - c[y, X0]) / span_x
+
+    sides = np.stack([column(cv, X0), column(cv, X1), row(ch, Y0), row(ch, Y1)])
+    changing = np.stack([np.minimum(column(av, X - GAP), column(av, X + GAP)) for X in (X0, X1)]
+                        + [np.minimum(row(ah, Y - GAP), row(ah, Y + GAP)) for Y in (Y0, Y1)])
+    border = np.stack([X0 == 0, X1 == w - 1, Y0 == 0, Y1 == h - 1])
+    support = np.where(border, 1.0, np.where(changing >= ACTIVE, sides, 0.0)).min(axis=0)
+    ok = (support >= SIDE) & (border.sum(axis=0) <= 1) & (span_x * span_y <= MAX_AREA * w * h)
+    out = np.stack([X0, Y0, X1, Y1, support, border.sum(axis=0)], axis=1)[ok]
+    return out[np.argsort(-out[:, 4], kind="stable")[:KEEP]]
+
+
+def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Rectangles ``(x0, y0, x1, y1)`` (the inside, end exclusive) of pictures inset into ``frames``
+    (``(n, h, w, 3)`` RGB uint8, consecutive), at most ``MAX_INSETS``; empty when there is none
+    (or fewer than ``WINDOW`` frames). A rectangle counts where two neighbouring stretches of
+    the clip find it (content's lines move, a border does not); the one most stretches find is
+    taken first, then the one with fewest sides on the frame's edge (a side there is not seen,
+    only allowed), then the best supported."""
+    n = len(frames)
+    if n < WINDOW:
+        return []
+    gx, gy = _edges(frames)
+    vert, horiz = _lines(gx), _lines(gy.transpose(0, 2, 1)).transpose(0, 2, 1)
+    change = np.abs(np.diff(frames.astype(np.int16), axis=0)).max(axis=3).astype(np.float32)
+    found = []
+    for a in range(0, n - WINDOW + 1, max(1, WINDOW // 2)):  # stretches overlapping by half
+        # a line's share of the stretch's frames: a border holds in all, a moving edge passes by
+        found.append(_rectangles(vert[a:a + WINDOW].mean(axis=0), horiz[a:a + WINDOW].mean(axis=0),
+                                 change[a:a + WINDOW - 1].mean(axis=0)))
+    kept = []  # rectangles a neighbouring stretch also finds
+    for i in range(len(found) - 1):
+        near = np.abs(found[i][:, None, :4] - found[i + 1][None, :, :4]).max(axis=2) <= SAME
+        kept += [found[i][near.any(axis=1)], found[i + 1][near.any(axis=0)]]
+    if not kept or not sum(len(k) for k in kept):
+        return []
+    rects = np.concatenate(kept)
+    same = np.abs(rects[:, None, :4] - rects[None, :, :4]).max(axis=2) <= SAME
+    count = same.sum(axis=1)
+    h, w = frames.shape[1:3]
+    out: list[tuple[int, int, int, int]] = []
+    left = np.ones(len(rects), bool)
+    while left.any() and len(out) < MAX_INSETS:
+        pick = np.flatnonzero(left)
+        best = pick[np.lexsort((-rects[pick, 4], rects[pick, 5], -count[pick]))[0]]
+        x0, y0, x1, y1 = np.median(rects[same[best] & left, :4], axis=0).round().astype(int)
+        # the next is another picture: not one mostly inside this one's rectangle
+        ix = np.clip(np.minimum(rects[:, 2], x1) - np.maximum(rects[:, 0], x0), 0, None)
+        iy = np.clip(np.minimum(rects[:, 3], y1) - np.maximum(rects[:, 1], y0), 0, None)
+        left &= ~same[best] & (ix * iy < 0.5 * (rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1]))
+        # inside the border (a softened border's 2 pixels), or from the frame's edge
+        out.append((int(x0) + 2 if x0 > 0 else 0, int(y0) + 2 if y0 > 0 else 0,
+                    int(x1) - 1 if x1 < w - 1 else w, int(y1) - 1 if y1 < h - 1 else h))
+    return out
