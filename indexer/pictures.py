@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 PIXEL_BLOCK = 8  # thumbnail pixels per signature cell (224x126 thumbnails: 15 x 28 cells)
-TILE_ROWS, TILE_COLS = 2, 3  # pixel agreement is a mean over the best-agreeing half of these tiles (columns
+TILE_ROWS, TILE_COLS = 2, 3  # pixel agreement is a mean over the best-agreeing of these tiles (query.copies; columns
 # split mirror-symmetrically): an overlay (a logo, a caption band) spoils some tiles, not the picture
 
 

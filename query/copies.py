@@ -40,7 +40,9 @@ from indexer.pictures import Pictures, tile_layout
 
 from . import kernels
 
-AGREEING_TILES = 3  # pixel agreement is the mean of the best 3 of the 6 tiles' (indexer.pictures.TILE_ROWS x TILE_COLS)
+AGREEING_TILES = 5  # pixel agreement is the mean of the best 5 of the 6 tiles' (indexer.pictures.TILE_ROWS x TILE_COLS) ...
+FEW_TILES, FEW_PENALTY = 3, 0.05  # ... or of the best 3 less this, where that is higher: a caption band or an
+# overlay spoils a row of tiles; counting only the best 3 at full weight let other shots of a place score as copies
 
 
 @functools.lru_cache(maxsize=8)
@@ -64,13 +66,15 @@ def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.nda
 def pixel_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """``(n, m)`` agreement of query signatures (their whole pictures) with video signatures at any
     of their scales, the better of the query picture and its mirror image: the mean of the
-    ``AGREEING_TILES`` best of the tiles' normalised cross-correlations (an overlay, a caption band
-    or a picture's rotated corners spoil some tiles, not the picture)."""
+    ``AGREEING_TILES`` best of the tiles' normalised cross-correlations, or of the ``FEW_TILES``
+    best less ``FEW_PENALTY`` where that is higher (an overlay, a caption band or a picture's
+    rotated corners spoil some tiles, not the picture)."""
     _, bounds, mirror = tile_layout(rows, cols)
     q = query[:, 0].astype(np.float32)
     m, scales, cells = video.shape
     v = video.reshape(m * scales, cells).astype(np.float32)
     keep = min(AGREEING_TILES, len(bounds) - 1)
+    few = min(FEW_TILES, keep)
     best = None
     for pic in (q, q[:, mirror]):
         top: list[np.ndarray] = []  # the ``keep`` largest so far, elementwise, largest first
@@ -82,7 +86,9 @@ def pixel_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int) 
                 top[i] = hi
             if len(top) < keep:
                 top.append(tile)
-        agree = _max_of_scales((sum(top[1:], top[0]) / keep).reshape(len(q), m, scales))
+        mean = sum(top[1:], top[0]) / keep
+        np.maximum(mean, sum(top[1:few], top[0]) / few - FEW_PENALTY, out=mean)
+        agree = _max_of_scales(mean.reshape(len(q), m, scales))
         best = agree if best is None else np.maximum(best, agree)
     return best
 

@@ -166,7 +166,7 @@ def test_a_caption_band_does_not_spoil_the_agreement():
     tiles only: the copy still agrees almost fully, another shot of the place does not."""
     frames = list(pan(photo("astronaut"), 3, (192, 108), seed=5))
     captioned = hard_transform(frames, "subtitled", np.random.default_rng(2))
-    assert np.diag(_agreement(captioned, frames)).min() > 0.95
+    assert np.diag(_agreement(captioned, frames)).min() > 0.9
     assert np.diag(_agreement(list(pan(photo("astronaut"), 3, (192, 108), seed=9)), frames)).max() < 0.3
 
 
