@@ -25,15 +25,24 @@ GAP = 3              # pixels either side of a side where the picture must be ch
 ACTIVE = 1.0         # ... by this much between frames, on average (0-255): not a still picture
 
 
+def _step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The largest channel's ``|a - b|`` of RGB uint8 pictures, in uint8 (no wider copies)."""
+    out = None
+    for c in range(3):
+        x, y = a[..., c], b[..., c]
+        d = np.maximum(x, y) - np.minimum(x, y)
+        out = d if out is None else np.maximum(out, d, out=out)
+    return out
+
+
 def _edges(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Edge strength across columns and across rows, ``(n, h, w)`` each (zero at the frame's
     edge): the largest channel's step between the pixels either side (a border softened by
     scaling and compression still steps within two pixels)."""
-    f = frames.astype(np.int16)
-    gx = np.zeros(f.shape[:3], np.int16)
-    gy = np.zeros(f.shape[:3], np.int16)
-    gx[:, :, 1:-1] = np.abs(f[:, :, 2:] - f[:, :, :-2]).max(axis=3)
-    gy[:, 1:-1] = np.abs(f[:, 2:] - f[:, :-2]).max(axis=3)
+    gx = np.zeros(frames.shape[:3], np.uint8)
+    gy = np.zeros(frames.shape[:3], np.uint8)
+    gx[:, :, 1:-1] = _step(frames[:, :, 2:], frames[:, :, :-2])
+    gy[:, 1:-1] = _step(frames[:, 2:], frames[:, :-2])
     return gx, gy
 
 
@@ -115,7 +124,7 @@ def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
         return []
     gx, gy = _edges(frames)
     vert, horiz = _lines(gx), _lines(gy.transpose(0, 2, 1)).transpose(0, 2, 1)
-    change = np.abs(np.diff(frames.astype(np.int16), axis=0)).max(axis=3).astype(np.float32)
+    change = _step(frames[1:], frames[:-1])
     found = []
     for a in range(0, n - WINDOW + 1, max(1, WINDOW // 2)):  # stretches overlapping by half
         # a line's share of the stretch's frames: a border holds in all, a moving edge passes by
