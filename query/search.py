@@ -334,7 +334,9 @@ class Searcher:
     def similar(self, q: Query, k: int, mode: str | None = None) -> list[Match]:
         """The ``k`` videos most like ``q``, searched (``neighbours.similar`` first looks in the
         precomputed table), ranked by ``mode`` (copied segments by default, or whole-video
-        similarity). Every result carries its copied segments and copy score either way."""
+        similarity). Every result carries its copied segments and copy score either way. A clip
+        with ``views`` (a picture inset into it) is searched as each of them too, and every video
+        keeps its best answer (by score, then copy score)."""
         k = check_k(k)
         mode = check_mode(mode)
         if not q.views:
