@@ -45,9 +45,21 @@ class Pictures:
 
     def cells(self, windows: np.ndarray, which=slice(None)) -> np.ndarray:
         """``(n, W, rows, cols)`` block means of the pictures' ``windows`` (any window costs the
-        same). A window too small for the grid is the whole picture."""
+        same). A window too small for the grid is the whole picture. A window may have a fifth
+        column, an angle in degrees: the grid turned by it about the window's centre (what a
+        copy rotated by it shows), each cell then the mean of an upright block of the cell's
+        size at the cell's turned centre (within a few per cent for small angles)."""
+        win = np.array(windows, np.float64)
+        if win.ndim == 2 and win.shape[1] == 5:
+            turned = win[:, 4] != 0
+            if turned.any():
+                out = np.empty((self.sat[which].shape[0], len(win), self.rows, self.cols), np.float32)
+                out[:, ~turned] = self.cells(win[~turned, :4], which)
+                out[:, turned] = self._turned(win[turned], which)
+                return out
+            win = win[:, :4]
         rows, cols, h, w = self.rows, self.cols, self.h, self.w
-        win = np.array(windows, np.float64).reshape(-1, 4)
+        win = win.reshape(-1, 4)
         small = ((win[:, 1] - win[:, 0]) * h / rows < 1) | ((win[:, 3] - win[:, 2]) * w / cols < 1)
         win[small] = (0.0, 1.0, 0.0, 1.0)
         steps_r, steps_c = np.arange(rows + 1) / rows, np.arange(cols + 1) / cols
@@ -57,6 +69,23 @@ class Pictures:
         total = at[:, :, 1:, 1:] - at[:, :, :-1, 1:] - at[:, :, 1:, :-1] + at[:, :, :-1, :-1]
         total /= np.maximum(np.diff(ys, axis=1)[:, :, None] * np.diff(xs, axis=1)[:, None, :], 1)[None].astype(np.float32)
         return total
+
+    def _turned(self, win: np.ndarray, which) -> np.ndarray:
+        rows, cols, h, w = self.rows, self.cols, self.h, self.w
+        top, bottom, left, right = (win[:, i, None, None] for i in range(4))
+        ch, cw = (bottom - top) * h / rows, (right - left) * w / cols  # a cell, in pixels
+        dy = ((np.arange(rows)[:, None] + 0.5) - rows / 2) * ch  # offsets from the window's centre
+        dx = ((np.arange(cols)[None, :] + 0.5) - cols / 2) * cw
+        a = np.deg2rad(win[:, 4])[:, None, None]
+        cy = (top + bottom) / 2 * h + np.sin(a) * dx + np.cos(a) * dy
+        cx = (left + right) / 2 * w + np.cos(a) * dx - np.sin(a) * dy
+        y0 = np.clip(np.round(cy - ch / 2), 0, h).astype(np.int64)
+        y1 = np.clip(np.round(cy + ch / 2), 0, h).astype(np.int64)
+        x0 = np.clip(np.round(cx - cw / 2), 0, w).astype(np.int64)
+        x1 = np.clip(np.round(cx + cw / 2), 0, w).astype(np.int64)
+        sat = self.sat[which]
+        total = sat[:, y1 * (w + 1) + x1] - sat[:, y0 * (w + 1) + x1] - sat[:, y1 * (w + 1) + x0] + sat[:, y0 * (w + 1) + x0]
+        return total / np.maximum((y1 - y0) * (x1 - x0), 1)[None].astype(np.float32)
 
     def signature(self, windows: np.ndarray, which=slice(None)) -> np.ndarray:
         """``(n, W, cells)`` float16 detail of the pictures' ``windows`` (see :func:`pixel_signature`)."""

@@ -46,10 +46,12 @@ FEW_TILES, FEW_PENALTY = 3, 0.05  # ... or of the best 3 less this, where that i
 
 
 @functools.lru_cache(maxsize=8)
-def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.ndarray:
-    """Windows of every width and height in ``scales`` (independently: a crop may change the
-    aspect), their centres moved by each of ``shifts`` (fractions of the picture) across and down,
-    kept inside the picture: where an off-centre crop that was scaled back to full size came from."""
+def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...], angles: tuple[float, ...] = ()) -> np.ndarray:
+    """Windows ``(top, bottom, left, right, angle)`` of every width and height in ``scales``
+    (independently: a crop may change the aspect), their centres moved by each of ``shifts``
+    (fractions of the picture) across and down, kept inside the picture: where an off-centre crop
+    that was scaled back to full size came from; and the centred ones turned by each of
+    ``angles`` (degrees): where a rotated copy, zoomed so that no corner is empty, came from."""
     out = []
     for sy in scales:
         for sx in scales:
@@ -57,7 +59,8 @@ def crop_windows(scales: tuple[float, ...], shifts: tuple[float, ...]) -> np.nda
                 for dx in shifts:
                     cy = min(max(0.5 + dy, sy / 2), 1 - sy / 2)
                     cx = min(max(0.5 + dx, sx / 2), 1 - sx / 2)
-                    out.append((cy - sy / 2, cy + sy / 2, cx - sx / 2, cx + sx / 2))
+                    out.append((cy - sy / 2, cy + sy / 2, cx - sx / 2, cx + sx / 2, 0.0))
+            out += [(0.5 - sy / 2, 0.5 + sy / 2, 0.5 - sx / 2, 0.5 + sx / 2, a) for a in angles]
     windows = np.unique(np.round(np.array(out, np.float64), 6), axis=0)
     windows.flags.writeable = False  # shared by every query (cached)
     return windows
@@ -109,7 +112,8 @@ def window_agreement(query: np.ndarray, video: np.ndarray, rows: int, cols: int)
 
 
 def register(pairs: list[tuple[np.ndarray, int]], pictures: Pictures, window: np.ndarray,
-             steps: tuple[float, ...] = (0.03, 0.015, 0.0075), smallest: float = 0.4) -> tuple[np.ndarray, float]:
+             steps: tuple[float, ...] = (0.03, 0.015, 0.0075), smallest: float = 0.4,
+             degrees_per_step: float = 60.0) -> tuple[np.ndarray, float]:
     """The one window of video pictures that query pictures show, over ``pairs`` of ``(query
     signatures (n, 1, cells): frames of one moment, index of a video frame in pictures)``: refined
     from ``window`` by moving each edge in and out by ``steps`` while the mean agreement (each
@@ -117,9 +121,13 @@ def register(pairs: list[tuple[np.ndarray, int]], pictures: Pictures, window: np
     the copy's end) rises, a pattern search. A crop's own geometry, which no
     fixed grid of windows meets closely enough for detail to line up; fitted on several moments
     of a copy at once, it is a copy's geometry and not a fit to one picture's noise. Returns the
-    window and its mean agreement."""
+    window and its mean agreement. A window with an angle (a fifth column) is turned too, by
+    ``degrees_per_step`` times each step (1.8, 0.9, 0.45 degrees)."""
     grid = pictures.rows, pictures.cols
-    moves = np.vstack([np.eye(4), -np.eye(4)])
+    dims = len(window)
+    moves = np.vstack([np.eye(dims), -np.eye(dims)])
+    if dims == 5:
+        moves[:, 4] *= degrees_per_step
     frames = np.array([f for _, f in pairs])
 
     def agreement(windows: np.ndarray) -> np.ndarray:  # the mean over the pairs, the worst left out from three on

@@ -450,7 +450,7 @@ class Searcher:
         bounds = list(zip(pheads, np.r_[pheads[1:], len(at)]))
         votes = np.zeros(len(candidates))
         np.add.at(votes, cand[ok], closeness[ok])
-        coarse = crop_windows(st.crop_search_scales, st.crop_search_shifts)
+        coarse = crop_windows(st.crop_search_scales, st.crop_search_shifts, st.crop_search_angles)
         grid = signature_grid(*self.bundle.frames.shape)
         # the candidates nearest most often: their nearest pairs (a few) at the coarse windows give
         # a pair and window to start from; the best starts are refined

@@ -42,6 +42,9 @@ class SearchSettings:
     """Widths and heights (fractions of the picture, independently) of the windows searched for crops."""
     crop_search_shifts: tuple[float, ...] = (-0.06, 0.0, 0.06)
     """Offsets of those windows' centres from the picture's centre, across and down."""
+    crop_search_angles: tuple[float, ...] = (-8.0, -4.0, 4.0, 8.0)
+    """Angles (degrees) the centred windows are also turned by: a rotated copy (zoomed so that no
+    corner is empty) shows a turned window of its source. Empty: upright windows only."""
     pixel_min_similarity: float = 0.25
     """Video frames whose feature cosine with every query frame stays below this are not compared
     by their pictures (a copy that kept its detail keeps at least this much of its features:
@@ -125,9 +128,10 @@ class SearchSettings:
         if self.pixel_cache_mb < 0:
             raise VidatlasError(f"search setting pixel_cache_mb must be at least 0, got {self.pixel_cache_mb}")
         if self.crop_search_frames < 0 or not all(0 < v <= 1 for v in self.crop_search_scales) \
-                or not all(abs(v) < 0.5 for v in self.crop_search_shifts):
-            raise VidatlasError("search settings need crop_search_frames >= 0, crop_search_scales in (0, 1] "
-                                "and crop_search_shifts within (-0.5, 0.5)")
+                or not all(abs(v) < 0.5 for v in self.crop_search_shifts) \
+                or not all(abs(v) <= 45 for v in self.crop_search_angles):
+            raise VidatlasError("search settings need crop_search_frames >= 0, crop_search_scales in (0, 1], "
+                                "crop_search_shifts within (-0.5, 0.5) and crop_search_angles within +-45 degrees")
         if not self.crop_scales or self.crop_scales[0] != 1 or not all(0 < s <= 1 for s in self.crop_scales):
             raise VidatlasError(f"search setting crop_scales must start with 1 and lie in (0, 1], got {self.crop_scales}")
         if not 0 <= self.pixel_weight <= 1 or not 0 <= self.match_threshold < 1 or self.gain_half <= 0 or self.length_half_s <= 0 or self.repeat_penalty < 0:
