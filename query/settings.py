@@ -68,9 +68,9 @@ class SearchSettings:
     """Segments scoring less are not reported."""
     copy_threshold: float = 0.58
     """Calibrated copy score at or above which a result is a copy: bench/quality.py --cases copies
-    (2026-12-03, with the crop search, and again 2026-12-04 with the inset views) found 0.577, which
-    none of its 80 non-copy queries reach (at most 1 % allowed), while 0.97 of its 200 copied 3 s
-    pieces do (see BENCHMARKS.md)."""
+    (2026-12-03, with the crop search) found 0.577; on 2026-12-04, with inset views and turned crop
+    windows, 0.567, which none of its 80 non-copy queries reach (at most 1 % allowed), while 0.97 of
+    its 200 copied 3 s pieces do, at this threshold too (see BENCHMARKS.md)."""
     anomaly_neighbours: int = 3
     """A video's path isolation is its mean fingerprint distance to this many nearest videos."""
     path_isolation_weight: float = 0.5
