@@ -5,8 +5,8 @@ with an inset is also searched as the inset alone (``service.embed``).
 An inset's border is a straight edge that stays put while both pictures move: found on the
 share of a few consecutive frames in which each pixel is on a line (moving edges pass by, the
 border stays), as the rectangle whose four sides (fewer where it touches the frame's edges)
-are edges along most of their length, with the
-picture changing on both sides of each, and kept when neighbouring stretches of the clip agree on it.
+are edges along most of their length, with the picture changing on both sides of each, and
+kept when neighbouring stretches of the clip agree on it.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ CANDIDATES = 20      # strongest lines each way tried as sides
 SAME = 4             # pixels within which two stretches' rectangles are the same
 MAX_INSETS = 2
 KEEP = 64            # rectangles kept from each stretch
+MAX_KEPT = 1024      # best supported rectangles grouped over the clip (a grid of lines finds one in every cell)
 GAP = 3              # pixels either side of a side where the picture must be changing ...
 ACTIVE = 1.0         # ... by this much between frames, on average (0-255): not a still picture
 
@@ -137,6 +138,7 @@ def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
     if not kept or not sum(len(k) for k in kept):
         return []
     rects = np.concatenate(kept)
+    rects = rects[np.argsort(-rects[:, 4], kind="stable")[:MAX_KEPT]]  # bounds the pairwise comparison below
     same = np.abs(rects[:, None, :4] - rects[None, :, :4]).max(axis=2) <= SAME
     count = same.sum(axis=1)
     h, w = frames.shape[1:3]
