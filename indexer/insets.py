@@ -107,9 +107,10 @@ def _rectangles(vert: np.ndarray, horiz: np.ndarray, active: np.ndarray) -> np.n
     changing = np.stack([np.minimum(column(av, X - GAP), column(av, X + GAP)) for X in (X0, X1)]
                         + [np.minimum(row(ah, Y - GAP), row(ah, Y + GAP)) for Y in (Y0, Y1)])
     border = np.stack([X0 == 0, X1 == w - 1, Y0 == 0, Y1 == h - 1])
+    on_edge = border.sum(axis=0)
     support = np.where(border, 1.0, np.where(changing >= ACTIVE, sides, 0.0)).min(axis=0)
-    ok = (support >= SIDE) & (border.sum(axis=0) <= 1) & (span_x * span_y <= MAX_AREA * w * h)
-    out = np.stack([X0, Y0, X1, Y1, support, border.sum(axis=0)], axis=1)[ok]
+    ok = (support >= SIDE) & (on_edge <= 1) & (span_x * span_y <= MAX_AREA * w * h)
+    out = np.stack([X0, Y0, X1, Y1, support, on_edge], axis=1)[ok]
     return out[np.argsort(-out[:, 4], kind="stable")[:KEEP]]
 
 
@@ -135,9 +136,9 @@ def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
     for i in range(len(found) - 1):
         near = np.abs(found[i][:, None, :4] - found[i + 1][None, :, :4]).max(axis=2) <= SAME
         kept += [found[i][near.any(axis=1)], found[i + 1][near.any(axis=0)]]
-    if not kept or not sum(len(k) for k in kept):
+    rects = np.concatenate(kept) if kept else np.zeros((0, 6))
+    if not len(rects):
         return []
-    rects = np.concatenate(kept)
     rects = rects[np.argsort(-rects[:, 4], kind="stable")[:MAX_KEPT]]  # bounds the pairwise comparison below
     same = np.abs(rects[:, None, :4] - rects[None, :, :4]).max(axis=2) <= SAME
     count = same.sum(axis=1)

@@ -50,27 +50,29 @@ class Pictures:
         copy rotated by it shows), each cell then the mean of an upright block of the cell's
         size at the cell's turned centre (within a few per cent for small angles)."""
         win = np.array(windows, np.float64)
-        if win.ndim == 2 and win.shape[1] == 5:
-            turned = win[:, 4] != 0
-            if turned.any():
-                out = np.empty((self.sat[which].shape[0], len(win), self.rows, self.cols), np.float32)
-                out[:, ~turned] = self.cells(win[~turned, :4], which)
-                out[:, turned] = self._turned(win[turned], which)
-                return out
-            win = win[:, :4]
+        win = win.reshape(-1, 5 if win.shape[-1] == 5 else 4)
+        sat = self.sat[which]  # (one gather of the pictures asked for)
+        turned = win[:, 4] != 0 if win.shape[1] == 5 else np.zeros(len(win), bool)
+        if not turned.any():
+            return self._upright(sat, win[:, :4])
+        out = np.empty((len(sat), len(win), self.rows, self.cols), np.float32)
+        out[:, ~turned] = self._upright(sat, win[~turned, :4])
+        out[:, turned] = self._turned(sat, win[turned])
+        return out
+
+    def _upright(self, sat: np.ndarray, win: np.ndarray) -> np.ndarray:
         rows, cols, h, w = self.rows, self.cols, self.h, self.w
-        win = win.reshape(-1, 4)
         small = ((win[:, 1] - win[:, 0]) * h / rows < 1) | ((win[:, 3] - win[:, 2]) * w / cols < 1)
         win[small] = (0.0, 1.0, 0.0, 1.0)
         steps_r, steps_c = np.arange(rows + 1) / rows, np.arange(cols + 1) / cols
         ys = np.round(h * (win[:, :1] + steps_r[None] * (win[:, 1:2] - win[:, :1]))).astype(np.int64)
         xs = np.round(w * (win[:, 2:3] + steps_c[None] * (win[:, 3:4] - win[:, 2:3]))).astype(np.int64)
-        at = self.sat[which][:, ys[:, :, None] * (w + 1) + xs[:, None, :]]  # one flat gather
+        at = sat[:, ys[:, :, None] * (w + 1) + xs[:, None, :]]  # one flat gather
         total = at[:, :, 1:, 1:] - at[:, :, :-1, 1:] - at[:, :, 1:, :-1] + at[:, :, :-1, :-1]
         total /= np.maximum(np.diff(ys, axis=1)[:, :, None] * np.diff(xs, axis=1)[:, None, :], 1)[None].astype(np.float32)
         return total
 
-    def _turned(self, win: np.ndarray, which) -> np.ndarray:
+    def _turned(self, sat: np.ndarray, win: np.ndarray) -> np.ndarray:
         rows, cols, h, w = self.rows, self.cols, self.h, self.w
         top, bottom, left, right = (win[:, i, None, None] for i in range(4))
         ch, cw = (bottom - top) * h / rows, (right - left) * w / cols  # a cell, in pixels
@@ -83,7 +85,6 @@ class Pictures:
         y1 = np.clip(np.round(cy + ch / 2), 0, h).astype(np.int64)
         x0 = np.clip(np.round(cx - cw / 2), 0, w).astype(np.int64)
         x1 = np.clip(np.round(cx + cw / 2), 0, w).astype(np.int64)
-        sat = self.sat[which]
         total = sat[:, y1 * (w + 1) + x1] - sat[:, y0 * (w + 1) + x1] - sat[:, y1 * (w + 1) + x0] + sat[:, y0 * (w + 1) + x0]
         return total / np.maximum((y1 - y0) * (x1 - x0), 1)[None].astype(np.float32)
 

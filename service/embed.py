@@ -69,8 +69,8 @@ class ClipEmbedder:
         model = searcher.bundle.content.model
         reduced, codes, _ = model.embed(backbone.features(thumbs), errors=False)
         views = []
+        h, w = thumbs.shape[1:3]
         for x0, y0, x1, y1 in (insets(thumbs) if dense else ()):  # a picture inside the picture, alone
-            h, w = thumbs.shape[1:3]
             part = np.stack([letterbox(refit(t[y0:y1, x0:x1], w, h), w, h) for t in thumbs])
             r, c, _ = model.embed(backbone.features(part), errors=False)
             views.append(searcher.query_for_frames(times, r, c, pixel_signature(part)))

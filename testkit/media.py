@@ -125,8 +125,8 @@ def _box_blur(f: np.ndarray, r: int) -> np.ndarray:
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
-def _rotate(f: np.ndarray, degrees: float) -> np.ndarray:
-    """Rotated about the centre and zoomed just enough that no corner is empty (bilinear)."""
+def rotate(f: np.ndarray, degrees: float) -> np.ndarray:
+    """``f`` rotated by ``degrees`` about the centre and zoomed just enough that no corner is empty (bilinear)."""
     h, w = f.shape[:2]
     a = np.deg2rad(degrees)
     zoom = abs(np.cos(a)) + abs(np.sin(a)) * max(w / h, h / w)
@@ -200,7 +200,7 @@ def hard_transform(frames: list[np.ndarray], kind: str, rng: np.random.Generator
         return [np.clip(f.mean(axis=2, keepdims=True) * tint + 10, 0, 255).astype(np.uint8) for f in frames]
     if kind == "rotated":
         deg = float(rng.uniform(3, 10)) * (1 if rng.random() < 0.5 else -1)
-        return [_rotate(f, deg) for f in frames]
+        return [rotate(f, deg) for f in frames]
     if kind == "subtitled":  # a dark band over the bottom 15-25 % with bright "letters" changing each 0.5-1 s
         bh = int(h * rng.uniform(0.15, 0.25))
         out, letters = [], None

@@ -15,7 +15,7 @@ from query.search import SEGMENTS, WHOLE_VIDEO, Searcher
 from query.settings import SearchSettings
 from service.embed import ClipEmbedder
 from service.settings import ServiceSettings
-from testkit.media import hard_transform, transform
+from testkit.media import hard_transform, rotate, transform
 from tests.conftest import SCENES
 
 FPS, SIZE = 8, (192, 108)
@@ -207,7 +207,7 @@ def test_a_rotated_copy_is_registered_at_its_turned_window(name, seed, degrees):
     """A copy rotated a few degrees (zoomed so that no corner is empty) agrees with no upright
     window; the coarse grid's turned windows and the pattern search find its angle and scale."""
     frames = list(pan(photo(name), 3, (192, 108), seed=seed))
-    copy = _thumbs(hard_transform_rotated(frames, degrees))
+    copy = _thumbs([rotate(f, degrees) for f in frames])
     pictures = Pictures(_thumbs(frames))
     grid = signature_grid(126, 224)
     q = pixel_signature(copy)
@@ -220,11 +220,6 @@ def test_a_rotated_copy_is_registered_at_its_turned_window(name, seed, degrees):
     side = 1 / (np.cos(a) + np.sin(a) * 224 / 126)  # the share of the source a rotated copy shows
     assert abs(window[4] - degrees) < 1.0 and abs((window[1] - window[0]) - side) < 0.04, (window, degrees, side)
     assert score > 0.9
-
-
-def hard_transform_rotated(frames, degrees):
-    from testkit.media import _rotate
-    return [_rotate(f, degrees) for f in frames]
 
 
 def test_an_off_centre_crop_inside_other_footage_is_found(searcher, embed, tmp_path):
