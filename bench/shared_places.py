@@ -91,7 +91,8 @@ def _accuracy(s: Searcher, pred: np.ndarray, gold: np.ndarray, mixed: np.ndarray
 
 
 def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_000)) -> str:
-    div: dict[str, list[float]] = {m: [] for m in ("oracle", "content", "path", "random", "meanfeat")}
+    div: dict[str, list[float]] = {m: [] for m in ("oracle", "content", "direct", "path", "random", "meanfeat")}
+    far: dict[str, list[int]] = {m: [0, 0, 0, 0] for m in FAR_METHODS}  # queries, clean answers, sharing, returned
     lab: dict[str, list[tuple]] = {}
     frames_total = videos_total = 0
     for seed in seeds:
@@ -105,11 +106,14 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
         k = len(anchors)
         div["oracle"].append(places.overlap(anchors, plan))
         div["content"].append(places.overlap([m.video_id for m in s.dissimilar(k)], plan))
+        direct = Searcher(s.bundle, dataclasses.replace(s.settings, view_bridges=0))
+        div["direct"].append(places.overlap([m.video_id for m in direct.dissimilar(k)], plan))
         div["path"].append(places.overlap([m.video_id for m in s.dissimilar(k, mode="path")], plan))
         rng = np.random.default_rng(seed)
         div["random"].append(float(np.mean([places.overlap(list(rng.choice(s.ids, k, replace=False)), plan)
                                              for _ in range(50)])))
         div["meanfeat"].append(places.overlap(mean_feature_farthest(s, k), plan))
+        farthest_from_queries(s, plan, far)
 
         shot_of = [places.place_at(plan[s.ids[s.frame_video[j]]], s.frame_time[j]) for j in range(len(s.frame_time))]
         gold = np.array([sh.cls for sh in shot_of], object)
@@ -139,11 +143,14 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
 
     names = {"oracle": "oracle: the nine anchors (disjoint by construction)",
              "content": "vidatlas FindDissimilar, content mode (default)",
+             "direct": "the same, shared views checked directly only (view_bridges 0; before 2026-12-04)",
              "path": "vidatlas FindDissimilar, path mode (the seed's, previous default)",
              "random": "random nines (mean of 50 per collection)",
              "meanfeat": "farthest-point on mean features"}
     div_rows = [[name, f"{np.mean(div[key]):.3f}", f"{sum(v == 0 for v in div[key])} of {len(seeds)}", _each(div[key])]
                 for key, name in names.items()]
+    far_rows = [[FAR_METHODS[m], str(q), f"{clean} ({clean / max(q, 1):.2f})", f"{bad} of {total}"]
+                for m, (q, clean, bad, total) in far.items()]
     lab_rows = [[name] + [f"{np.mean([r[i] for r in res]):.3f}" for i in range(4)] for name, res in lab.items()]
     cost = spreading_cost(cost_sizes)
     return "\n".join([
@@ -151,6 +158,8 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
         f"{frames_total} frames in all (9 anchors, 9 reshoots, 18 mixes each; 21 photographs in 5 classes).", "",
         "### Diversity: content overlap of the nine chosen (mean pairwise Jaccard of places; 0 = nothing shared)", "",
         table(["method", "mean overlap", "collections with no shared place", "per collection"], div_rows), "",
+        "### Farthest from a query video: every anchor and reshoot asks for as many videos as share nothing with it", "",
+        table(["method", "queries", "answers sharing nothing", "videos returned that share a place"], far_rows), "",
         f"### Labelling: one labelled frame per class ({DRAWS} random draws per collection), classes of different-looking photographs", "",
         table(["method", "frame accuracy", "video accuracy", "frames of one-class videos", "frames of two-class videos"], lab_rows), "",
         "### Cost of label spreading (synthetic clustered features, 256-D; 2 cores)", "",
@@ -158,6 +167,39 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
         "per label-set digest (AddLabels changes the digest, the next LabelVideo recomputes it; 4 sets are kept) and "
         "a LabelVideo of an indexed video then reads its rows.", "",
         cost])
+
+
+FAR_METHODS = {
+    "content": "vidatlas FindDissimilar with a query, content mode (default: view-checked)",
+    "unchecked": "the same without the shared-view check (view_rounds 0; the previous behaviour)",
+    "meanfeat": "farthest by mean-feature cosine",
+}
+
+
+def farthest_from_queries(s: Searcher, plan: dict, far: dict[str, list[int]]) -> None:
+    """Each anchor and reshoot asks for the ``k`` farthest videos, ``k`` = how many share no place
+    with it (the hardest ``k``: every sharing video must be left out); counts queries, answers
+    with no sharing video, sharing videos returned and videos returned, per method."""
+    unchecked = Searcher(s.bundle, dataclasses.replace(s.settings, view_rounds=0))
+    m = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(s.ids))]).astype(np.float32)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    shown = {v: {sh.place for sh in plan[v]} for v in s.ids}
+    for v in s.ids:
+        if v.startswith("mix/"):
+            continue
+        k = sum(not shown[u] & shown[v] for u in s.ids if u != v)
+        i = s.ids.index(v)
+        answers = {
+            "content": [r.video_id for r in s.dissimilar(k, s.query_for_video(v))],
+            "unchecked": [r.video_id for r in unchecked.dissimilar(k, unchecked.query_for_video(v))],
+            "meanfeat": [s.ids[j] for j in np.argsort(m @ m[i], kind="stable") if j != i][:k],
+        }
+        for name, got in answers.items():
+            bad = sum(bool(shown[u] & shown[v]) for u in got)
+            far[name][0] += 1
+            far[name][1] += bad == 0
+            far[name][2] += bad
+            far[name][3] += len(got)
 
 
 def _each(values: list[float]) -> str:

@@ -178,12 +178,27 @@ def _choose(close: np.ndarray, k: int) -> list[int]:
     return [best[i] for i in order]
 
 
-def farthest(pl: Places, cent: np.ndarray, k: int, exclude: int | None = None) -> list[tuple[int, float]]:
+def farthest(pl: Places, cent: np.ndarray, k: int, exclude: int | None = None,
+             shares: Callable[[int], bool] | None = None, max_checks: int = VIEW_CHECKS) -> list[tuple[int, float]]:
     """The ``k`` videos sharing least content with a query (its centroids ``cent``): smallest
-    closeness first; the score is the content distance ``1 - closeness``."""
+    closeness first; the score is the content distance ``1 - closeness``. With ``shares(v)``
+    (does video v share a view with the query?), the chosen are checked, the closest first and
+    ``max_checks`` in all; one that shares is replaced by the next farthest and, only when fewer
+    than ``k`` are left, comes last with distance 0."""
     dist = 1.0 - pl.closeness(cent).astype(np.float64)
     if exclude is not None:
         dist[exclude] = -np.inf
     idx = np.flatnonzero(np.isfinite(dist))
-    idx = idx[np.lexsort((idx, -dist[idx]))][:k]
-    return [(int(v), float(dist[v])) for v in idx]
+    order = [int(v) for v in idx[np.lexsort((idx, -dist[idx]))]]
+    chosen, rest, sharing, checked = order[:k], order[k:], [], set()
+    while shares is not None and len(checked) < max_checks:
+        todo = [v for v in reversed(chosen) if v not in checked]  # the closest first: the likeliest to share
+        if not todo:
+            break
+        checked.add(todo[0])
+        if shares(todo[0]):
+            chosen.remove(todo[0])
+            sharing.append(todo[0])
+            if rest:
+                chosen.append(rest.pop(0))
+    return [(v, float(dist[v])) for v in chosen] + [(v, 0.0) for v in sharing][:k - len(chosen)]

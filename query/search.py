@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
@@ -530,23 +530,46 @@ class Searcher:
         if q is not None:
             cent = self.places.of(q.video) if q.whole else content.places(q.feats, self.settings.places_per_video,
                                                                                     self.settings.same_place)
-            return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, exclude=q.video)]
+            shares = None
+            if q.video is not None and self.settings.view_rounds:
+                rows = int(self.offsets[q.video]) + np.searchsorted(self.frame_time[self.offsets[q.video]:
+                                                                                    self.offsets[q.video + 1]], q.times)
+                own = views.views(self.bundle.frames.take(rows[_spread(len(rows), self.settings.view_frames)]))
+                links = self._links(own, self.places.closeness(cent))
+                shares = functools.partial(links.shares, -1)
+            return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, q.video, shares,
+                                                                   self.settings.view_checks)]
         chosen = self._spread.get(k)
         if chosen is None:  # the same answer for every request with this k: computed once per bundle
-            chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool, self._shares_view(),
+            chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool, self._links().shares,
                                                       self.settings.view_rounds, self.settings.view_checks)
         return [self._whole(v, d) for v, d in chosen]
 
-    def _shares_view(self) -> Callable[[int, int], bool]:
-        """The shared-view check for one answer (see :mod:`query.views`): each video's frames
-        (``view_frames`` of them at most, evenly spaced) prepared once, on first use."""
+    def _links(self, query: views.Views | None = None, query_closeness: np.ndarray | None = None) -> views.Links:
+        """The shared-view check for one answer (see :mod:`query.views`): direct, or through one of
+        the ``view_bridges`` videos closest in content to both. A query's own frames, when given,
+        are video -1 (``query_closeness``: its content closeness to every video). Each video's
+        frames (``view_frames`` of them at most, evenly spaced) are prepared once per answer."""
         st = self.settings
 
         @functools.cache
         def of(v: int) -> views.Views:
+            if v == -1:
+                return query
             n = int(self.offsets[v + 1] - self.offsets[v])
             return views.views(self.bundle.frames.take(int(self.offsets[v]) + _spread(n, st.view_frames)))
-        return lambda a, b: views.shared_view(of(a), of(b), st.view_min_area) >= st.view_threshold
+
+        @functools.cache
+        def closeness(v: int) -> np.ndarray:
+            return query_closeness if v == -1 else self.places.closeness(self.places.of(v))
+
+        def bridges(a: int, c: int) -> list[int]:
+            if st.view_bridges <= 0:
+                return []
+            both = np.minimum(closeness(a), closeness(c))
+            both[[v for v in (a, c) if v >= 0]] = -np.inf
+            return [int(b) for b in _top(both, st.view_bridges, np.isfinite)]
+        return views.Links(of, bridges, st.view_threshold, st.view_min_area)
 
     def _dissimilar_paths(self, k: int, q: Query | None) -> list[Match]:
         """Max-min diversity over fingerprints, or the farthest videos from a query."""

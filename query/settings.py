@@ -87,7 +87,9 @@ class SearchSettings:
     view_rounds: int = 4
     """FindDissimilar (content, no query): times the chosen videos' pairs are checked for a shared
     view (query.views: overlapping parts of one scene, which features can miss) and, where one is
-    found, the pair is made as close as can be and the k chosen again; 0 checks nothing."""
+    found, the pair is made as close as can be and the k chosen again. With a query video (or a
+    range of one), the k farthest are checked against it, the closest first, and one that shares a
+    view is replaced by the next farthest. 0 checks nothing."""
     view_checks: int = 200
     """At most this many video pairs checked for a shared view per answer, the closest first (a
     pair of short videos takes about 10-20 ms; a nine has 36 pairs)."""
@@ -98,6 +100,11 @@ class SearchSettings:
     Measured once (2026-12-03, every video pair of 14 testkit.places collections): of 7,144 pairs
     with no photograph in common the highest scored 0.79 (same class, other photograph: 0.71);
     1,569 of the 1,648 pairs sharing a photograph through windows that overlap by >= 0.3 reach 0.85."""
+    view_bridges: int = 3
+    """A pair that shares no view directly still shares a place when one continuous run of a third
+    video's frames shares a view with each (two pans over different parts of one photograph, both
+    overlapping a longer one): this many third videos are tried per pair, the closest in content
+    to both first; 0 tries none."""
     view_min_area: float = 0.2
     """Two frames are correlated only where their overlap at that shift covers this share of a picture."""
     cut_similarity: float = 0.4
@@ -123,8 +130,9 @@ class SearchSettings:
         for name in ("same_place", "cut_similarity", "cut_link", "spread_alpha", "pixel_min_similarity"):
             if not 0 <= getattr(self, name) <= 1:
                 raise VidatlasError(f"search setting {name} must be in [0, 1], got {getattr(self, name)}")
-        if self.view_rounds < 0 or not 0 < self.view_min_area <= 1 or not -1 <= self.view_threshold <= 1:
-            raise VidatlasError("search settings need view_rounds >= 0, view_min_area in (0, 1] and view_threshold in [-1, 1]")
+        if self.view_rounds < 0 or self.view_bridges < 0 or not 0 < self.view_min_area <= 1 \
+                or not -1 <= self.view_threshold <= 1:
+            raise VidatlasError("search settings need view_rounds and view_bridges >= 0, view_min_area in (0, 1] and view_threshold in [-1, 1]")
         if self.pixel_cache_mb < 0:
             raise VidatlasError(f"search setting pixel_cache_mb must be at least 0, got {self.pixel_cache_mb}")
         if self.crop_search_frames < 0 or not all(0 < v <= 1 for v in self.crop_search_scales) \

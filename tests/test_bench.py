@@ -38,6 +38,9 @@ def test_quality_benchmark_quick():
     # shared places: the oracles score perfectly, and the content nine shares nothing
     assert "| oracle: the nine anchors (disjoint by construction) | 0.000 |" in text
     assert "| vidatlas FindDissimilar, content mode (default) | 0.000 |" in text
+    # the farthest from a query video leave out every video that shares a place with it
+    far = re.search(r"\| vidatlas FindDissimilar with a query, content mode \(default: view-checked\) \| (\d+) \| (\d+) \(", text)
+    assert far and int(far.group(1)) > 0 and far.group(1) == far.group(2)
     assert "| oracle (the truth) | 1.000 | 1.000 |" in text
 
 

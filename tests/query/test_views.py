@@ -68,3 +68,60 @@ def test_the_check_is_bounded_and_takes_the_closest_pairs_first():
     pairs = sorted(((a, b) for i, a in enumerate(chosen) for b in chosen[i + 1:]),
                    key=lambda p: -float(cent[p[0]] @ cent[p[1]]))
     assert {frozenset(p) for p in checked} == {frozenset(p) for p in pairs[:4]}
+
+
+def _window_pan(image: np.ndarray, xs, y: int = 100, width: int = 200) -> np.ndarray:
+    """Frames of a ``width`` x ``width * 9 / 16`` window at each left edge of ``xs`` (half size)."""
+    h = width * 9 // 16
+    return np.stack([image[y:y + h, x:x + width][::2, ::2] for x in xs])
+
+
+def test_a_cut_starts_a_new_run_and_a_pan_stays_one():
+    cam, coins = _rgb(photo("camera")), _rgb(photo("coins"))
+    pan = views.views(_window_pan(cam, range(0, 300, 30)))
+    assert len(set(views.runs(pan, THRESHOLD))) == 1
+    cut = views.views(np.concatenate([_window_pan(cam, range(0, 120, 30)), _window_pan(coins, range(0, 120, 30))]))
+    assert list(views.runs(cut, THRESHOLD)) == [0] * 4 + [1] * 4
+
+
+def _links(videos: dict[int, np.ndarray], bridges=lambda a, c: [2]) -> views.Links:
+    prepared = {v: views.views(frames) for v, frames in videos.items()}
+    return views.Links(prepared.__getitem__, bridges, THRESHOLD)
+
+
+def test_two_pans_over_far_apart_parts_of_a_photograph_share_it_through_a_third():
+    cam = _rgb(photo("camera"))
+    left, right = _window_pan(cam, range(0, 40, 10)), _window_pan(cam, range(270, 310, 10))
+    across = _window_pan(cam, range(0, 310, 30))  # one long pan over both parts
+    links = _links({0: left, 1: right, 2: across})
+    assert views.shared_view(views.views(left), views.views(right)) < THRESHOLD  # no view in common
+    assert links.shares(0, 1) and links.shares(1, 0)
+    assert not _links({0: left, 1: right, 2: across}, bridges=lambda a, c: []).shares(0, 1)
+
+
+def test_a_bridge_across_a_cut_links_nothing():
+    cam, coins = _rgb(photo("camera")), _rgb(photo("coins"))
+    left, other = _window_pan(cam, range(0, 40, 10)), _window_pan(coins, range(100, 140, 10))
+    # the third video shows both, one after the other: each shares a view with it, not with each other
+    both = np.concatenate([_window_pan(cam, range(0, 120, 30)), _window_pan(coins, range(60, 180, 30))])
+    links = _links({0: left, 1: other, 2: both})
+    assert links.shares(0, 2) and links.shares(1, 2)
+    assert not links.shares(0, 1)
+
+
+def test_the_farthest_from_a_query_leave_out_one_that_shares_a_view_with_it():
+    rng = np.random.default_rng(2)
+    cent = content._unit(rng.normal(size=(8, 16))).astype(np.float32)
+    pl = content.Places(cent, np.arange(9))
+    q = cent[:1]
+    plain = [v for v, _ in content.farthest(pl, q, 3, exclude=0)]
+    sharing = plain[0]  # the farthest by features, yet it shows a part of the query's place
+    checked = []
+
+    def shares(v):
+        checked.append(v)
+        return v == sharing
+    far = content.farthest(pl, q, 3, exclude=0, shares=shares)
+    assert sharing not in [v for v, _ in far] and len(far) == 3 and set(checked) >= {v for v, _ in far}
+    everyone = content.farthest(pl, q, 7, exclude=0, shares=shares)  # all but the query: it comes last, at 0
+    assert everyone[-1] == (sharing, 0.0) and len({v for v, _ in everyone}) == 7
