@@ -535,8 +535,9 @@ class Searcher:
                 rows = int(self.offsets[q.video]) + np.searchsorted(self.frame_time[self.offsets[q.video]:
                                                                                     self.offsets[q.video + 1]], q.times)
                 own = views.views(self.bundle.frames.take(rows[_spread(len(rows), self.settings.view_frames)]))
-                links = self._links(own, self.places.closeness(cent))
-                shares = functools.partial(links.shares, -1)
+                close = self.places.closeness(cent)
+                links = self._links(own, close)
+                shares = lambda v: bool(close[v] >= self.settings.view_floor) and links.shares(-1, v)  # noqa: E731
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, q.video, shares,
                                                                    self.settings.view_checks)]
         chosen = self._spread.get(k)

@@ -61,7 +61,6 @@ class Views:
 
     spectra: np.ndarray  # (n, 2h, w + 1) complex64: the tapered pictures' spectra (zero-padded), whitened
     detail: np.ndarray   # (n, h, w) float32
-    padded: np.ndarray   # (n, 3h, 3w) float64: the detail with h rows and w columns of zeros around
     sums: np.ndarray     # (2, n, h + 1, w + 1) float64: summed-area tables of the detail and its square
 
     def __len__(self) -> int:
@@ -83,7 +82,7 @@ def views(thumbs: np.ndarray, width: int = WIDTH) -> Views:
     detail = _detail(small).astype(np.float32)
     d = detail.astype(np.float64)
     sums = np.pad(np.stack([d, d * d]).cumsum(2).cumsum(3), ((0, 0), (0, 0), (1, 0), (1, 0)))
-    return Views(spec, detail, np.pad(d, ((0, 0), (h, h), (width, width))), sums)
+    return Views(spec, detail, sums)
 
 
 def _box(sums: np.ndarray, frame: np.ndarray, y: np.ndarray, x: np.ndarray, hh: np.ndarray,
@@ -107,7 +106,9 @@ def _pair_scores(a: Views, ia: np.ndarray, b: Views, ib: np.ndarray, min_area: f
     ok = (hh * ww >= min_area * h * w) & (hh >= 2) & (ww >= 2)
     # sum of products over the overlap: b shifted by (dy, dx) into a's frame (zeros outside it)
     y, x = np.arange(h)[:, None], np.arange(w)[None, :]
-    shifted = b.padded[ib[..., None, None], y - dy[..., None, None] + h, x - dx[..., None, None] + w]
+    yb, xb = y - dy[..., None, None], x - dx[..., None, None]
+    inside = (yb >= 0) & (yb < h) & (xb >= 0) & (xb < w)
+    shifted = np.where(inside, b.detail[ib[..., None, None], np.clip(yb, 0, h - 1), np.clip(xb, 0, w - 1)], 0)
     pq = np.einsum("...yx,...yx->...", a.detail[ia].astype(np.float64), shifted)
     hh, ww = np.maximum(hh, 0), np.maximum(ww, 0)
     sp, spp = _box(a.sums, ia, np.maximum(dy, 0), np.maximum(dx, 0), hh, ww)
