@@ -103,3 +103,13 @@ def test_pictures_benchmark_quick():
     text = run(ROOT / "bench" / "pictures.py", "--quick")
     assert "poster 11x18 of 534x300 (--full-res from 720p sources) | 5874x5400" in text
     assert "view: HTML page" in text
+
+
+def test_duplicates_benchmark_quick():
+    text = run(ROOT / "bench" / "duplicates.py", "--quick")
+    rows = table_rows(text, 7)
+    ours = next(v for k, v in rows.items() if k.startswith("vidatlas duplicate groups"))
+    peer = next(v for k, v in rows.items() if k.startswith("mean-feature cosine"))
+    assert int(ours[1]) > 0 and int(peer[0]) >= int(ours[0])  # the peer links as many pairs
+    kinds = table_rows(text, 2)
+    assert kinds["twin"][0].split(" of ")[0] == kinds["twin"][0].split(" of ")[1]  # every reordered twin grouped
