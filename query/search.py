@@ -391,8 +391,10 @@ class Searcher:
                 cube = np.where(valid, np.float32(0), np.float32(-np.inf))[:, :, None].repeat(len(pheads), 2)
                 cube[near] = agree.T
                 pix[:, at[pheads]] = cube.transpose(0, 2, 1)
-                if q.pixels is not None and st.crop_search_frames:  # a clip: look for off-centre crops too
-                    self._search_crops(pix, sim, valid, candidates, qpix, at, pheads)
+                # a clip, or a whole indexed video (the similar-videos table): look for off-centre crops too
+                refine = st.crop_register if q.pixels is not None else st.crop_register_indexed if q.whole else 0
+                if st.crop_search_frames and refine:
+                    self._search_crops(pix, sim, valid, candidates, qpix, at, pheads, refine)
             elif len(at):
                 pix[:, at[pheads]] = np.minimum(pix[:, at[pheads]], 0)
             # pictures that agree in detail are copies whatever the features say (a blocky, noisy or
@@ -426,14 +428,14 @@ class Searcher:
         return matches[:k]
 
     def _search_crops(self, pix: np.ndarray, sim: np.ndarray, valid: np.ndarray, candidates: list[int],
-                      qpix: np.ndarray, at: np.ndarray, pheads: np.ndarray) -> None:
+                      qpix: np.ndarray, at: np.ndarray, pheads: np.ndarray, refine: int) -> None:
         """Raise ``pix`` (candidates x query slots x video frames) where a clip's pictures are a
         crop of video frames near them by features: off-centre, the aspect changed, scaled back
         to full size. Detail lines up only if the crop's window is met within about a cell, which
         no grid of windows small enough to keep for every frame does. So for the candidates whose
         frames are most often among the ``crop_search_frames`` nearest a query slot, the best of
         a coarse grid of windows (:func:`crop_windows`) on their nearest pairs is found; the
-        ``crop_register`` best of those are refined (:func:`register`) on that pair and the
+        ``refine`` best of those are refined (:func:`register`) on that pair and the
         moments either side (one geometry serves a whole copied piece), and that one window is
         compared with every frame around them, from every slot."""
         st = self.settings
@@ -455,7 +457,7 @@ class Searcher:
         # the candidates nearest most often: their nearest pairs (a few) at the coarse windows give
         # a pair and window to start from; the best starts are refined
         starts = []
-        for c in np.argsort(-votes, kind="stable")[:2 * st.crop_register]:
+        for c in np.argsort(-votes, kind="stable")[:2 * refine]:
             if votes[c] <= 0:
                 break
             mine = ok & (cand == c)
@@ -468,7 +470,7 @@ class Searcher:
                      .max(axis=0) for s, j in pairs]
             best = int(np.argmax([a.max() for a in agree]))
             starts.append((float(agree[best].max()), int(c), pairs[best], coarse[int(np.argmax(agree[best]))], pictures, lo, hi))
-        for _, c, (s0, j0), window, pictures, lo, hi in sorted(starts, key=lambda x: -x[0])[:st.crop_register]:
+        for _, c, (s0, j0), window, pictures, lo, hi in sorted(starts, key=lambda x: -x[0])[:refine]:
             f0 = int(col[s0, j0])
             moments = [(qpix[slice(*bounds[t])], f0 + t - s0 - lo) for t in (s0 - 1, s0, s0 + 1)
                        if 0 <= t < len(slots) and lo <= f0 + t - s0 < hi]

@@ -38,6 +38,13 @@ class SearchSettings:
     """Candidates whose crop window is refined (one geometry per copied piece): of twice as many
     nearest most often, those whose nearest pairs agree best at a coarse window. Each costs clip
     queries about 15 ms."""
+    crop_register_indexed: int = 2
+    """The same for a query by a whole indexed video (what the similar-videos table, and so the
+    duplicate groups, are built from; time ranges are not crop-searched): a cropped, rotated or
+    1-fps-offset copy among the indexed videos. Measured once (bench/duplicates.py, 16 sources,
+    2026-12-04): 0 / 2 / 12 gave table builds of 2.9 / 7.8 / 39 s and pair recall 0.55 / 0.72 /
+    0.75 (pieces grouped 4 / 8 / 9 of 16, cropped 0 / 1 / 2 of 2, rotated and combined 0 / 1 / 1),
+    with no false link added at 2. 0 turns it off."""
     crop_search_scales: tuple[float, ...] = (0.95, 0.85, 0.75, 0.65)
     """Widths and heights (fractions of the picture, independently) of the windows searched for crops."""
     crop_search_shifts: tuple[float, ...] = (-0.06, 0.0, 0.06)
@@ -140,10 +147,10 @@ class SearchSettings:
             raise VidatlasError("search settings need view_rounds and view_bridges >= 0, view_min_area in (0, 1], view_threshold and view_floor in [-1, 1]")
         if self.pixel_cache_mb < 0:
             raise VidatlasError(f"search setting pixel_cache_mb must be at least 0, got {self.pixel_cache_mb}")
-        if self.crop_search_frames < 0 or not all(0 < v <= 1 for v in self.crop_search_scales) \
+        if self.crop_search_frames < 0 or self.crop_register_indexed < 0 or not all(0 < v <= 1 for v in self.crop_search_scales) \
                 or not all(abs(v) < 0.5 for v in self.crop_search_shifts) \
                 or not all(abs(v) <= 45 for v in self.crop_search_angles):
-            raise VidatlasError("search settings need crop_search_frames >= 0, crop_search_scales in (0, 1], "
+            raise VidatlasError("search settings need crop_search_frames and crop_register_indexed >= 0, crop_search_scales in (0, 1], "
                                 "crop_search_shifts within (-0.5, 0.5) and crop_search_angles within +-45 degrees")
         if not self.crop_scales or self.crop_scales[0] != 1 or not all(0 < s <= 1 for s in self.crop_scales):
             raise VidatlasError(f"search setting crop_scales must start with 1 and lie in (0, 1], got {self.crop_scales}")

@@ -176,3 +176,33 @@ def test_a_cancelled_build_stops_and_keeps_nothing(searcher, tmp_path):
     with pytest.raises(Cancelled):
         load_or_build(searcher, tmp_path, cancel=cancel)
     assert not list(tmp_path.glob("*.npz"))
+
+
+def _cropped(frames: list[np.ndarray], top: float, bottom: float, left: float, right: float) -> list[np.ndarray]:
+    """Off-centre crops of ``frames`` scaled back to their size (the aspect changes)."""
+    import av
+    h, w = frames[0].shape[:2]
+    return [av.VideoFrame.from_ndarray(np.ascontiguousarray(f[int(h * top):h - int(h * bottom), int(w * left):w - int(w * right)]),
+                                       format="rgb24").reformat(width=w, height=h).to_ndarray(format="rgb24") for f in frames]
+
+
+def test_an_indexed_off_centre_crop_joins_its_source_in_the_duplicate_groups(tmp_path):
+    from indexer import index
+    from indexer.samples import pan, photo, scene_video, write_video
+    from query.neighbours import duplicate_groups
+    from tests.conftest import FAST
+    frames = [f for name, seed in (("coffee", 1), ("chelsea", 2), ("rocket", 3)) for f in pan(photo(name), 24, (192, 108), seed)]
+    write_video(tmp_path / "v" / "source.mp4", frames, fps=8)
+    write_video(tmp_path / "v" / "crop.mp4", _cropped(frames, 0.05, 0.12, 0.15, 0.04), fps=8, options={"crf": "30"})
+    scene_video(tmp_path / "v" / "quarry.mp4", [("brick", 13), ("gravel", 14), ("grass", 15)], size=(192, 108), fps=8, seconds=3)
+    scene_video(tmp_path / "v" / "lab.mp4", [("astronaut", 4), ("clock", 6), ("camera", 7)], size=(192, 108), fps=8, seconds=3)
+    assert index(tmp_path / "v", tmp_path / "atlas", FAST).exit_status == 0
+    bundle = read_bundle(tmp_path / "atlas")
+    s = Searcher(bundle)
+    off = Searcher(bundle, dataclasses.replace(s.settings, crop_register_indexed=0))
+    for searcher, grouped in ((s, True), (off, False)):
+        found = {m.video_id: m for m in searcher.similar(searcher.query_for_video("crop"), 3)}
+        assert found["source"].is_copy is grouped  # only the crop search meets the crop's window
+        groups = duplicate_groups(searcher.ids, build(searcher), searcher.settings.copy_threshold)
+        assert any({"crop", "source"} <= set(g.videos) for g in groups) is grouped
+        assert not any({"quarry", "lab"} & set(g.videos) for g in groups)
