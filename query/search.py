@@ -550,7 +550,7 @@ class Searcher:
 
     def _links(self, query: views.Views | None = None, query_closeness: np.ndarray | None = None) -> views.Links:
         """The shared-view check for one answer (see :mod:`query.views`): direct, or through one of
-        the ``view_bridges`` videos closest in content to both. A query's own frames, when given,
+        the ``view_bridges`` videos closest in content to the two in all. A query's own frames, when given,
         are video -1 (``query_closeness``: its content closeness to every video). Each video's
         frames (``view_frames`` of them at most, evenly spaced) are prepared once per answer."""
         st = self.settings
@@ -569,7 +569,7 @@ class Searcher:
         def bridges(a: int, c: int) -> list[int]:
             if st.view_bridges <= 0:
                 return []
-            both = np.minimum(closeness(a), closeness(c))
+            both = closeness(a) + closeness(c)
             both[[v for v in (a, c) if v >= 0]] = -np.inf
             return [int(b) for b in _top(both, st.view_bridges, np.isfinite)]
         return views.Links(of, bridges, st.view_threshold, st.view_min_area)

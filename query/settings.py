@@ -110,8 +110,12 @@ class SearchSettings:
     view_bridges: int = 3
     """A pair that shares no view directly still shares a place when one continuous run of a third
     video's frames shares a view with each (two pans over different parts of one photograph, both
-    overlapping a longer one): this many third videos are tried per pair, the closest in content
-    to both first; 0 tries none."""
+    overlapping a longer one): this many third videos are tried per pair, those with the highest
+    sum of content closeness to the two first (a reshoot of one side is a likely bridge even when
+    far from the other); 0 tries none. Measured once (2026-12-04, every video pair of 14
+    testkit.places collections): sharing pairs missed 101 (none tried) / 65 (3, by sum) / 68 (3,
+    by the smaller closeness) of 1,676, no false one; on 8 collections panned with windows of 0.45
+    instead of 0.7 of the photograph: 153 / 85 of 972 missed, false 1 / 4 of 4,068."""
     view_floor: float = 0.15
     """With a query, only videos at least this close to it in content (query.content) are
     view-checked: each check costs milliseconds, and the farthest videos are mostly far below it.
