@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import table, write_section  # noqa: E402
 from bench.quality import FPS, build_set, other_footage  # noqa: E402
+from bench.shared_places import mean_features  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.samples import write_video  # noqa: E402
 from query import neighbours  # noqa: E402
@@ -95,8 +96,7 @@ def run(sources: int) -> str:
     ids = s.ids
     ours = pair_counts(ids, lambda a, b: ids[a] in group and group.get(ids[a]) == group.get(ids[b]))
     # the peer: mean features, linked at the cosine that links as many pairs as ours does
-    mean = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(ids))]).astype(np.float32)
-    mean /= np.linalg.norm(mean, axis=1, keepdims=True)
+    mean = mean_features(s)
     cos = mean @ mean.T
     upper = np.sort(cos[np.triu_indices(len(ids), 1)])[::-1]
     bound = upper[max(ours[0] + ours[1] - 1, 0)]

@@ -33,6 +33,12 @@ from testkit import places
 DRAWS = 3  # label draws per collection
 
 
+def mean_features(s: Searcher) -> np.ndarray:
+    """Each video's mean frame feature, unit-norm (the naive peers' summary of a video)."""
+    m = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(s.ids))]).astype(np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
 def mean_feature_farthest(s: Searcher, k: int) -> list[str]:
     """Greedy farthest-point over each video's mean feature (cosine distance)."""
     m = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(s.ids))])
@@ -181,8 +187,7 @@ def farthest_from_queries(s: Searcher, plan: dict, far: dict[str, list[int]]) ->
     with it (the hardest ``k``: every sharing video must be left out); counts queries, answers
     with no sharing video, sharing videos returned and videos returned, per method."""
     unchecked = Searcher(s.bundle, dataclasses.replace(s.settings, view_rounds=0))
-    m = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(s.ids))]).astype(np.float32)
-    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    m = mean_features(s)
     shown = {v: {sh.place for sh in plan[v]} for v in s.ids}
     for v in s.ids:
         if v.startswith("mix/"):

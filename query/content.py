@@ -179,13 +179,15 @@ def _choose(close: np.ndarray, k: int) -> list[int]:
 
 
 def farthest(pl: Places, cent: np.ndarray, k: int, exclude: int | None = None,
-             shares: Callable[[int], bool] | None = None, max_checks: int = VIEW_CHECKS) -> list[tuple[int, float]]:
+             shares: Callable[[int], bool] | None = None, max_checks: int = VIEW_CHECKS,
+             close: np.ndarray | None = None) -> list[tuple[int, float]]:
     """The ``k`` videos sharing least content with a query (its centroids ``cent``): smallest
     closeness first; the score is the content distance ``1 - closeness``. With ``shares(v)``
     (does video v share a view with the query?), the chosen are checked, the closest first and
     ``max_checks`` in all; one that shares is replaced by the next farthest and, only when fewer
-    than ``k`` are left, comes last with distance 0."""
-    dist = 1.0 - pl.closeness(cent).astype(np.float64)
+    than ``k`` are left, comes last with distance 0. ``close``: ``pl.closeness(cent)``, when the
+    caller has it already."""
+    dist = 1.0 - (pl.closeness(cent) if close is None else close).astype(np.float64)
     if exclude is not None:
         dist[exclude] = -np.inf
     idx = np.flatnonzero(np.isfinite(dist))

@@ -532,16 +532,15 @@ class Searcher:
         if q is not None:
             cent = self.places.of(q.video) if q.whole else content.places(q.feats, self.settings.places_per_video,
                                                                                     self.settings.same_place)
+            close = self.places.closeness(cent)
             shares = None
             if q.video is not None and self.settings.view_rounds:
-                rows = int(self.offsets[q.video]) + np.searchsorted(self.frame_time[self.offsets[q.video]:
-                                                                                    self.offsets[q.video + 1]], q.times)
+                rows = self.rows_of(q)
                 own = views.views(self.bundle.frames.take(rows[_spread(len(rows), self.settings.view_frames)]))
-                close = self.places.closeness(cent)
                 links = self._links(own, close)
                 shares = lambda v: bool(close[v] >= self.settings.view_floor) and links.shares(-1, v)  # noqa: E731
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, q.video, shares,
-                                                                   self.settings.view_checks)]
+                                                                   self.settings.view_checks, close)]
         chosen = self._spread.get(k)
         if chosen is None:  # the same answer for every request with this k: computed once per bundle
             chosen = self._spread[k] = content.spread(self.places, k, self.settings.dissimilar_pool, self._links().shares,
