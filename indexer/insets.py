@@ -6,7 +6,9 @@ An inset's border is a straight edge that stays put while both pictures move: fo
 share of a few consecutive frames in which each pixel is on a line (moving edges pass by, the
 border stays), as the rectangle whose four sides (fewer where it touches the frame's edges)
 are edges along most of their length, with the picture changing on both sides of each, and
-kept when neighbouring stretches of the clip agree on it.
+kept when neighbouring stretches of the clip agree on it, and when the picture inside moves on
+its own: a rectangle of lines in one panning picture (a logo box, a row of bricks that the pan
+hardly moves) moves with the picture around it.
 """
 from __future__ import annotations
 
@@ -18,12 +20,17 @@ SIDE = 0.75          # share of a side's length on a line (pooled over the stret
 MIN_SIZE = 0.25      # an inset spans at least this share of the width and of the height ...
 MAX_AREA = 0.8       # ... and at most this share of the picture (more is a crop, not an inset)
 CANDIDATES = 20      # strongest lines each way tried as sides
+SPAN = 2             # stretches apart (at most) that must both find a rectangle
 SAME = 4             # pixels within which two stretches' rectangles are the same
 MAX_INSETS = 2
+TRIES = 6            # rectangles checked for motion of their own, at most
 KEEP = 64            # rectangles kept from each stretch
 MAX_KEPT = 1024      # best supported rectangles grouped over the clip (a grid of lines finds one in every cell)
 GAP = 3              # pixels either side of a side where the picture must be changing ...
-ACTIVE = 1.0         # ... by this much between frames, on average (0-255): not a still picture
+ACTIVE = 0.5         # ... by this much between frames, on average (0-255): not a still picture
+OWN_MOTION = 1.25    # the inside's own shift between frames must match it this much better than the
+                     # shift of the picture around it (median over frame pairs; 1 = moves with it)
+FROZEN = 1.5         # ... and change between frames by at least this much (median mean |step|, 0-255)
 
 
 def _step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -114,6 +121,54 @@ def _rectangles(vert: np.ndarray, horiz: np.ndarray, active: np.ndarray) -> np.n
     return out[np.argsort(-out[:, 4], kind="stable")[:KEEP]]
 
 
+def _shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """The whole-pixel translation ``(dy, dx)`` taking grey picture ``a`` to ``b`` (phase
+    correlation, Hann-windowed)."""
+    h, w = a.shape
+    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    fa, fb = np.fft.rfft2((a - a.mean()) * win), np.fft.rfft2((b - b.mean()) * win)
+    cross = fb * np.conj(fa)
+    peak = np.fft.irfft2(cross / (np.abs(cross) + 1e-6), s=(h, w))
+    dy, dx = np.unravel_index(int(np.argmax(peak)), peak.shape)
+    return (int(dy) - h if dy > h // 2 else int(dy), int(dx) - w if dx > w // 2 else int(dx))
+
+
+def _residual(a: np.ndarray, b: np.ndarray, d: tuple[int, int]) -> float:
+    """Mean absolute difference between ``b`` and ``a`` moved by ``d`` where they overlap."""
+    (dy, dx), (h, w) = d, a.shape
+    if abs(dy) > h - 4 or abs(dx) > w - 4:
+        return float("inf")
+    moved = b[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)]
+    return float(np.abs(moved - a[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]).mean())
+
+
+def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int, int, int]) -> bool:
+    """Whether the inside of ``rect`` (``(x0, y0, x1, y1)``, end exclusive) in ``grey``
+    (``(n, h, w)`` float32) between frames ``t`` and ``t + 1`` for ``t`` in ``pairs`` (where it
+    was found) moves unlike the largest strip of
+    picture beside it: the median over frame pairs of how much worse the strip's shift matches
+    the inside than the inside's own shift is at least ``OWN_MOTION``. Pairs where neither
+    moves say nothing (a still camera on both sides); an inside that does not change at all
+    (median mean step under ``FROZEN``) is an overlay, not a moving picture."""
+    x0, y0, x1, y1 = rect
+    h, w = grey.shape[1:]
+    strips = [(0, 0, x0, h), (x1, 0, w, h), (0, 0, w, y0), (0, y1, w, h)]
+    sx0, sy0, sx1, sy1 = max(strips, key=lambda s: (min(s[2] - s[0], s[3] - s[1]), (s[2] - s[0]) * (s[3] - s[1])))
+    if min(sx1 - sx0, sy1 - sy0) < 8:
+        sx0, sy0, sx1, sy1 = x0, y0, x1, y1  # no picture beside it to compare with: its own motion only
+    ratios, still = [], []
+    for t in pairs:
+        a, b = grey[t], grey[t + 1]
+        ia, ib = a[y0:y1, x0:x1], b[y0:y1, x0:x1]
+        still.append(_residual(ia, ib, (0, 0)))
+        own, around = _shift(ia, ib), _shift(a[sy0:sy1, sx0:sx1], b[sy0:sy1, sx0:sx1])
+        if own != (0, 0) or around != (0, 0):
+            ratios.append((_residual(ia, ib, around) + 1) / (_residual(ia, ib, own) + 1))
+    if still and float(np.median(still)) < FROZEN:
+        return False  # an overlay that never changes (a logo, a caption box, a still picture)
+    return not ratios or float(np.median(ratios)) >= OWN_MOTION
+
+
 def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Rectangles ``(x0, y0, x1, y1)`` (the inside, end exclusive) of pictures inset into ``frames``
     (``(n, h, w, 3)`` RGB uint8, consecutive), at most ``MAX_INSETS``; empty when there is none
@@ -130,13 +185,15 @@ def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
     found = []
     for a in range(0, n - WINDOW + 1, max(1, WINDOW // 2)):  # stretches overlapping by half
         # a line's share of the stretch's frames: a border holds in all, a moving edge passes by
-        found.append(_rectangles(vert[a:a + WINDOW].mean(axis=0), horiz[a:a + WINDOW].mean(axis=0),
-                                 change[a:a + WINDOW - 1].mean(axis=0)))
+        r = _rectangles(vert[a:a + WINDOW].mean(axis=0), horiz[a:a + WINDOW].mean(axis=0),
+                        change[a:a + WINDOW - 1].mean(axis=0))
+        found.append(np.hstack([r, np.full((len(r), 1), a)]))  # and the stretch it holds in
     kept = []  # rectangles a neighbouring stretch also finds
     for i in range(len(found) - 1):
-        near = np.abs(found[i][:, None, :4] - found[i + 1][None, :, :4]).max(axis=2) <= SAME
-        kept += [found[i][near.any(axis=1)], found[i + 1][near.any(axis=0)]]
-    rects = np.concatenate(kept) if kept else np.zeros((0, 6))
+        for j in range(i + 1, min(len(found), i + 1 + SPAN)):
+            near = np.abs(found[i][:, None, :4] - found[j][None, :, :4]).max(axis=2) <= SAME
+            kept += [found[i][near.any(axis=1)], found[j][near.any(axis=0)]]
+    rects = np.concatenate(kept) if kept else np.zeros((0, 7))
     if not len(rects):
         return []
     rects = rects[np.argsort(-rects[:, 4], kind="stable")[:MAX_KEPT]]  # bounds the pairwise comparison below
@@ -145,15 +202,30 @@ def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
     h, w = frames.shape[1:3]
     out: list[tuple[int, int, int, int]] = []
     left = np.ones(len(rects), bool)
-    while left.any() and len(out) < MAX_INSETS:
+    grey, tries = None, 0
+    while left.any() and len(out) < MAX_INSETS and tries < TRIES:
+        tries += 1
         pick = np.flatnonzero(left)
         best = pick[np.lexsort((-rects[pick, 4], rects[pick, 5], -count[pick]))[0]]
-        x0, y0, x1, y1 = np.median(rects[same[best] & left, :4], axis=0).round().astype(int)
-        # the next is another picture: not one mostly inside this one's rectangle
+        group = same[best] & left
+        x0, y0, x1, y1 = np.median(rects[group, :4], axis=0).round().astype(int)
+        # inside the border (a softened border's 2 pixels), or from the frame's edge
+        inside = (int(x0) + 2 if x0 > 0 else 0, int(y0) + 2 if y0 > 0 else 0,
+                  int(x1) - 1 if x1 < w - 1 else w, int(y1) - 1 if y1 < h - 1 else h)
+        held = np.zeros(n, bool)  # the frames of the stretches that found it
+        for a in rects[group, 6].astype(int):
+            held[a:a + WINDOW] = True
+        if grey is None:
+            grey = frames.mean(axis=-1, dtype=np.float32)
         ix = np.clip(np.minimum(rects[:, 2], x1) - np.maximum(rects[:, 0], x0), 0, None)
         iy = np.clip(np.minimum(rects[:, 3], y1) - np.maximum(rects[:, 1], y0), 0, None)
-        left &= ~same[best] & (ix * iy < 0.5 * (rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1]))
-        # inside the border (a softened border's 2 pixels), or from the frame's edge
-        out.append((int(x0) + 2 if x0 > 0 else 0, int(y0) + 2 if y0 > 0 else 0,
-                    int(x1) - 1 if x1 < w - 1 else w, int(y1) - 1 if y1 < h - 1 else h))
+        area = (rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1])
+        if not _moves_on_its_own(grey, np.flatnonzero(held[:-1] & held[1:]), inside):
+            # lines in one moving picture, or an overlay: so are the rectangles mostly the same as
+            # it (one side moved); a true inset may still lie inside it
+            left &= ~same[best] & (ix * iy <= 0.7 * (area + (x1 - x0) * (y1 - y0) - ix * iy))
+            continue
+        # the next is another picture: not one mostly inside this one's rectangle
+        left &= ~same[best] & (ix * iy < 0.5 * area)
+        out.append(inside)
     return out

@@ -1,5 +1,6 @@
 """Pictures inset into other footage are found (through a real H.264 encode and decode); pans
-over photographs without an inset are not taken for one."""
+over photographs without an inset, logo boxes and rectangles in the filmed scene are not taken
+for one."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +10,7 @@ from indexer.decode import read_samples
 from indexer.insets import insets
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
+from testkit.media import transform
 
 SIZE = (192, 108)
 
@@ -42,6 +44,26 @@ def test_a_picture_inset_over_moving_footage_is_found(tmp_path, inside, behind, 
 @pytest.mark.parametrize("name", ["brick", "coins", "page", "chelsea", "camera"])
 def test_a_pan_without_an_inset_has_none(tmp_path, name):
     assert insets(_thumbs(tmp_path / "pan.mp4", list(pan(photo(name), 24, SIZE, seed=5, zoom=0.6)))) == []
+
+
+@pytest.mark.parametrize("name, seed", [("chelsea", 1), ("brick", 4), ("coins", 5), ("page", 1)])
+def test_a_logo_box_over_a_pan_is_not_an_inset(tmp_path, name, seed):
+    """An opaque box laid over moving footage has a border that stays put and the picture
+    changing outside it, but nothing inside it moves."""
+    frames = transform(list(pan(photo(name), 24, SIZE, seed=seed, zoom=0.6)), "logo", np.random.default_rng(seed))
+    assert insets(_thumbs(tmp_path / "logo.mp4", frames)) == []
+
+
+@pytest.mark.parametrize("name, zoom", [("chelsea", 0.9), ("coffee", 0.8), ("grass", 0.7)])
+def test_a_frame_in_the_filmed_scene_is_not_an_inset(tmp_path, name, zoom):
+    """A window or a painting that a slow pan passes over keeps its lines nearly in place, with
+    the picture changing either side; it moves with the picture around it, not on its own."""
+    image = photo(name).copy()
+    h, w = image.shape[:2]
+    inner = image[int(h * .3):int(h * .7), int(w * .3):int(w * .7)]
+    inner[[0, 1, -2, -1]] = 255
+    inner[:, [0, 1, -2, -1]] = 255
+    assert insets(_thumbs(tmp_path / "scene.mp4", list(pan(image, 24, SIZE, seed=1, zoom=zoom)))) == []
 
 
 def test_a_still_picture_with_a_frame_in_it_has_none(tmp_path):
