@@ -141,7 +141,8 @@ def train_autoencoder(
     objective = _Objective(data, settings, None if target is None else torch.from_numpy(
         np.ascontiguousarray(target, np.float32)))
     batch = min(settings.batch_size, n)
-    max_steps = max(settings.min_steps, min(settings.max_steps, settings.epochs * math.ceil(n / batch)))
+    min_steps = settings.min_steps or (100 if target is not None else 200)
+    max_steps = max(min_steps, min(settings.max_steps, settings.epochs * math.ceil(n / batch)))
     hold = _held_out(n, gen)
     sampler = _Sampler(batch, hold)
     val = sampler.draw(torch.Generator().manual_seed(settings.seed + 1), held_out=True) if hold.any() else None
@@ -172,7 +173,7 @@ def train_autoencoder(
                 best, bad = held, 0
             else:
                 bad += 1
-            if bad >= settings.patience and step >= settings.min_steps:
+            if bad >= settings.patience and step >= min_steps:
                 drops, bad = drops + 1, 0
                 if drops == 2:
                     stopped = "converged"

@@ -50,8 +50,7 @@ def layout_target(reduced: np.ndarray, settings: MapSettings) -> np.ndarray:
     two principal components), scaled to the code's spread (mean 0, standard deviation
     ``code_std``)."""
     graph = neighbour_graph(reduced, settings.n_neighbors, settings.train_threads, search_threads=available_cores())
-    epochs = settings.layout_epochs or (500 if len(reduced) <= 10_000 else 250)
-    y = optimise_layout(reduced[:, :2], *graph, epochs, settings.negatives, settings.seed).astype(np.float64)
+    y = optimise_layout(reduced[:, :2], *graph, settings.layout_epochs, settings.negatives, settings.seed).astype(np.float64)
     return (y * (settings.code_std / max(float(np.sqrt((y ** 2).sum(1).mean() / 2)), 1e-12))).astype(np.float32)
 
 
