@@ -30,7 +30,9 @@ GAP = 3              # pixels either side of a side where the picture must be ch
 ACTIVE = 0.5         # ... by this much between frames, on average (0-255): not a still picture
 OWN_MOTION = 1.25    # the inside's own shift between frames must match it this much better than the
                      # shift of the picture around it (median over frame pairs; 1 = moves with it)
-FROZEN = 1.5         # ... and change between frames by at least this much (median mean |step|, 0-255)
+FROZEN = 3.0         # ... and change from the first frame where it was found to the last by at least this
+                     # much (mean |difference|, 0-255; a logo box over a pan: at most 1.5 through H.264,
+                     # a slow inset whose frame pairs barely change: 25 and more)
 
 
 def _step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -148,24 +150,24 @@ def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int,
     was found) moves unlike the largest strip of
     picture beside it: the median over frame pairs of how much worse the strip's shift matches
     the inside than the inside's own shift is at least ``OWN_MOTION``. Pairs where neither
-    moves say nothing (a still camera on both sides); an inside that does not change at all
-    (median mean step under ``FROZEN``) is an overlay, not a moving picture."""
+    moves say nothing (a still camera on both sides); an inside that does not change from the
+    first of these frames to the last (mean difference under ``FROZEN``) is an overlay, not a
+    moving picture (a slow one changes little between two frames, but more over the stretch)."""
     x0, y0, x1, y1 = rect
     h, w = grey.shape[1:]
     strips = [(0, 0, x0, h), (x1, 0, w, h), (0, 0, w, y0), (0, y1, w, h)]
     sx0, sy0, sx1, sy1 = max(strips, key=lambda s: (min(s[2] - s[0], s[3] - s[1]), (s[2] - s[0]) * (s[3] - s[1])))
     if min(sx1 - sx0, sy1 - sy0) < 8:
         sx0, sy0, sx1, sy1 = x0, y0, x1, y1  # no picture beside it to compare with: its own motion only
-    ratios, still = [], []
+    if len(pairs) and _residual(grey[pairs.min(), y0:y1, x0:x1], grey[pairs.max() + 1, y0:y1, x0:x1], (0, 0)) < FROZEN:
+        return False  # an overlay that never changes (a logo, a caption box, a still picture)
+    ratios = []
     for t in pairs:
         a, b = grey[t], grey[t + 1]
         ia, ib = a[y0:y1, x0:x1], b[y0:y1, x0:x1]
-        still.append(_residual(ia, ib, (0, 0)))
         own, around = _shift(ia, ib), _shift(a[sy0:sy1, sx0:sx1], b[sy0:sy1, sx0:sx1])
         if own != (0, 0) or around != (0, 0):
             ratios.append((_residual(ia, ib, around) + 1) / (_residual(ia, ib, own) + 1))
-    if still and float(np.median(still)) < FROZEN:
-        return False  # an overlay that never changes (a logo, a caption box, a still picture)
     return not ratios or float(np.median(ratios)) >= OWN_MOTION
 
 
