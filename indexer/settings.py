@@ -141,7 +141,7 @@ class MapSettings:
     fit_frames: int = 200_000
     """The map (PCA, kNN graph, layout, encoder) is fitted on at most this many frames: a seeded
     sample across the collection when it holds more. The other frames are placed by the fitted
-    encoder, as ``--add`` places new videos. This bounds the fit's time (about 34 s at 100k frames,
+    encoder, as ``--add`` places new videos. This bounds the fit's time (about 16 s at 100k frames,
     growing with the frames) and the build's memory (backbone features, 5 KB a frame, are held for
     the sample only; every video is read again to be placed)."""
 
