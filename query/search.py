@@ -350,7 +350,7 @@ class Searcher:
 
     def _similar(self, q: Query, k: int, mode: str) -> list[Match]:
         st = self.settings
-        candidates = self._candidates(q, st.candidates(k))
+        candidates, voted = self._candidates(q, st.candidates(k))
         if not candidates:
             return []
         n = len(q.times)
@@ -394,7 +394,7 @@ class Searcher:
                 # a clip, or a whole indexed video (the similar-videos table): look for off-centre crops too
                 refine = st.crop_register if q.pixels is not None else st.crop_register_indexed if q.whole else 0
                 if st.crop_search_frames and refine:
-                    self._search_crops(pix, sim, valid, candidates, qpix, at, pheads, refine)
+                    self._search_crops(pix, sim, valid, candidates[:voted], qpix, at, pheads, refine)
             elif len(at):
                 pix[:, at[pheads]] = np.minimum(pix[:, at[pheads]], 0)
             # pictures that agree in detail are copies whatever the features say (a blocky, noisy or
@@ -437,11 +437,13 @@ class Searcher:
         a coarse grid of windows (:func:`crop_windows`) on their nearest pairs is found; the
         ``refine`` best of those are refined (:func:`register`) on that pair and the
         moments either side (one geometry serves a whole copied piece), and that one window is
-        compared with every frame around them, from every slot."""
+        compared with every frame around them, from every slot. ``candidates`` are the first rows
+        of the cubes."""
         st = self.settings
         slots = at[pheads]
         width = sim.shape[2]
-        near = np.where(valid[:, None, :], sim[:, slots], -np.inf).transpose(1, 0, 2).reshape(len(slots), -1)
+        voted = len(candidates)  # the first rows of the cubes (those the features voted for)
+        near = np.where(valid[:voted, None, :], sim[:voted, slots], -np.inf).transpose(1, 0, 2).reshape(len(slots), -1)
         k = min(st.crop_search_frames, near.shape[1])
         top = np.argpartition(-near, k - 1, axis=1)[:, :k]
         closeness = np.take_along_axis(near, top, 1)
@@ -481,9 +483,11 @@ class Searcher:
                 agree = pixel_agreement(qpix[slice(*bounds[s])], sigs[:, None], *grid).max(axis=0)
                 pix[c, slots[s], lo:hi] = np.maximum(pix[c, slots[s], lo:hi], agree)
 
-    def _candidates(self, q: Query, count: int) -> list[int]:
+    def _candidates(self, q: Query, count: int) -> tuple[list[int], int]:
         """Videos voted for by query frames' nearest frames (each video's best frame per query
-        frame), every query frame's own best videos, plus nearest fingerprints."""
+        frame), every query frame's own best videos, plus nearest fingerprints; and how many at
+        the front were voted for (only those are searched for crops: a path fingerprint, which
+        the map draws, must not take a copy's place in that search)."""
         st = self.settings
         per_frame = min(st.neighbours_per_probe, len(self.feats))
         probes = _spread(len(q.times), st.probe_frames)
@@ -512,12 +516,12 @@ class Searcher:
         # a range's path is not a video's: for a range, fingerprints only make up a short list
         wanted = count - len(voted) if q.video is not None and not q.whole else count + 1
         if wanted <= 0:
-            return voted
+            return voted, len(voted)
         fp = fingerprint(q.times, q.codes, self.fp_len).reshape(1, -1)
         _, near = self.bundle.indexes["fingerprints"].search(np.ascontiguousarray(fp, np.float32),
                                                              min(count + 1, n_videos))
         seen = set(voted)
-        return voted + [int(v) for v in near[0] if v >= 0 and v != q.video and v not in seen][:wanted]
+        return voted + [int(v) for v in near[0] if v >= 0 and v != q.video and v not in seen][:wanted], len(voted)
 
     def dissimilar(self, k: int, q: Query | None = None, mode: str = "content") -> list[Match]:
         """``k`` videos as different from each other as possible, or the ``k`` farthest from a
