@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import timm
 import torch
 
 from .errors import Code, VidatlasError
@@ -77,29 +76,39 @@ def _load_state_dict(path: Path) -> dict:
     return obj
 
 
+def weights_file(name: str, weights: str = "") -> Path | None:
+    """The local weights file ``weights`` names (or the packaged one for ``name``); None for
+    ``"hub"`` (timm's hub). Raises when there is none, without building a model."""
+    if weights == "hub":
+        return None
+    path = Path(weights) if weights else packaged_weights_path(name)
+    if path is None:
+        raise VidatlasError(f"no local weights for {name!r}: pass --weights FILE, or --weights hub to "
+                            "download timm's pretrained weights (needs network)", Code.FAILED_PRECONDITION)
+    if not path.is_file():
+        raise VidatlasError(f"weights file not found: {path}", Code.NOT_FOUND)
+    return path
+
+
 def create_model(name: str, weights: str = "") -> tuple[torch.nn.Module, str]:
     """A timm model with its classifier kept (for checks), and the digest of its weights."""
+    import timm  # 1-3 s: imported where a model is built, so that a run can decode meanwhile
+
     try:
         model = timm.create_model(name, pretrained=False)
     except RuntimeError as exc:
         raise VidatlasError(f"unknown timm model {name!r}: {exc}") from None
-    hub = weights == "hub"
-    path = None if hub else (Path(weights) if weights else packaged_weights_path(name))
+    path = weights_file(name, weights)
     if path is None:
-        if not hub:
-            raise VidatlasError(f"no local weights for {name!r}: pass --weights FILE, or --weights hub to "
-                                "download timm's pretrained weights (needs network)", Code.FAILED_PRECONDITION)
         # the general path, opted into: timm's own pretrained weights from its hub
         log.info("loading %s weights from the timm hub", name)
         try:
-            model = timm.create_model(name, pretrained=hub)
+            model = timm.create_model(name, pretrained=True)
         except Exception as exc:
             raise VidatlasError(f"cannot fetch hub weights for {name!r} ({exc}); pass --weights FILE",
                                 Code.FAILED_PRECONDITION) from None
         digest = "hub:" + str(model.pretrained_cfg.get("hf_hub_id") or name)
         return model.eval(), digest
-    if not path.is_file():
-        raise VidatlasError(f"weights file not found: {path}", Code.NOT_FOUND)
     state = _load_state_dict(path)
     target = model.state_dict()
     try:
@@ -120,6 +129,8 @@ class Backbone:
             else ("cpu" if settings.device == "auto" else settings.device)
         )
         self.classifier_model, self.weights_digest = create_model(settings.name, settings.weights)
+        import timm.data
+
         cfg = timm.data.resolve_data_config({}, model=self.classifier_model)
         self.mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1) * 255.0
         self.std = torch.tensor(cfg["std"]).view(1, 3, 1, 1) * 255.0

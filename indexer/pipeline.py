@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import encoding, frameindex
-from .backbone import Backbone
+from .backbone import Backbone, file_digest, weights_file
 from .bundle import BundleContent, current_run, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
@@ -153,9 +153,26 @@ class Extractor:
 
     def __init__(self, settings: IndexSettings, work_dir: Path):
         self.settings = settings
-        self.backbone = Backbone(settings.backbone)
-        self.key = settings.extraction_key(self.backbone.weights_digest)
+        self._backbone: Future | None = None
+        b = settings.backbone
+        path = weights_file(b.name, b.weights)  # a missing weights file fails the run here, before any work
+        self.weights_digest = file_digest(path) if path else self.backbone.weights_digest
+        self.key = settings.extraction_key(self.weights_digest)
         self.cache = FeatureCache(Path(work_dir) / "features", self.key)
+
+    @property
+    def backbone(self) -> Backbone:
+        """The backbone, once it has loaded (see :meth:`_load_backbone`)."""
+        self._load_backbone()
+        return self._backbone.result()
+
+    def _load_backbone(self) -> None:
+        """Start building the backbone in a thread (importing timm and building the model take
+        1-3 s), so that decoding, which needs no model, starts meanwhile."""
+        if self._backbone is None:
+            loader = ThreadPoolExecutor(1, thread_name_prefix="vidatlas-backbone")
+            self._backbone = loader.submit(Backbone, self.settings.backbone)
+            loader.shutdown(wait=False)
 
     def run(self, videos: list[VideoFile], report: Report) -> list[tuple[VideoFile, str]]:
         """Return ``(video, content hash)`` for every video that is now in the cache."""
@@ -173,6 +190,7 @@ class Extractor:
                 todo.append((v, digest))
         if not todo:
             return done
+        self._load_backbone()
         s = self.settings.sampling
         workers = s.decode_workers or available_cores()
         sampling = replace(s, decode_threads=s.decode_threads or (1 if workers > 1 else 0))
@@ -515,7 +533,7 @@ def _index(root, atlas, settings, labels, shard, prefix, report: Report, work: P
         entries = extractor.run(videos, report)
     if shard is not None:
         record = {"shard": shard[0], "of": shard[1], "key": extractor.key,
-                  "weights_sha256": extractor.backbone.weights_digest,
+                  "weights_sha256": extractor.weights_digest,
                   "videos": [{"id": v.video_id, "path": str(v.path), "hash": d} for v, d in entries],
                   "failures": [asdict(f) for f in report.failures], "warnings": report.warnings,
                   "frames": int(report.timings.get("decoded_frames", 0))}
@@ -525,7 +543,7 @@ def _index(root, atlas, settings, labels, shard, prefix, report: Report, work: P
         tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, path)
         return report
-    bundle = build(atlas, extractor.cache, entries, settings, extractor.backbone.weights_digest,
+    bundle = build(atlas, extractor.cache, entries, settings, extractor.weights_digest,
                    labels or [], report, work)
     report.bundle = str(bundle)
     return report
