@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import timm  # noqa: F401  (with the server, as before: the first clip must not pay the import)
 
 from indexer import BackboneSettings, Code, SamplingSettings, VidatlasError
 from indexer.backbone import Backbone
