@@ -32,7 +32,9 @@ OWN_MOTION = 1.25    # the inside's own shift between frames must match it this 
                      # shift of the picture around it (median over frame pairs; 1 = moves with it)
 FROZEN = 3.0         # ... and change from the first frame where it was found to the last by at least this
                      # much (mean |difference|, 0-255; a logo box over a pan: at most 1.5 through H.264,
-                     # a slow inset whose frame pairs barely change: 25 and more)
+                     # a slow inset whose frame pairs barely change: 25 and more), over the longest run
+CUT = 20.0           # of frames where the picture beside it does not cut (mean |difference| once its own
+                     # shift is undone: a pan leaves a few, a cut to other footage 30 and more)
 
 
 def _step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -150,24 +152,31 @@ def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int,
     was found) moves unlike the largest strip of
     picture beside it: the median over frame pairs of how much worse the strip's shift matches
     the inside than the inside's own shift is at least ``OWN_MOTION``. Pairs where neither
-    moves say nothing (a still camera on both sides); an inside that does not change from the
-    first of these frames to the last (mean difference under ``FROZEN``) is an overlay, not a
-    moving picture (a slow one changes little between two frames, but more over the stretch)."""
+    moves say nothing (a still camera on both sides). An inside that does not change from the
+    first to the last frame of the longest run of these pairs without a cut beside it (mean
+    difference under ``FROZEN``) is an overlay, not a moving picture (a slow one changes little
+    between two frames, but more over the run; an overlay over part of a clip appears at a cut)."""
     x0, y0, x1, y1 = rect
     h, w = grey.shape[1:]
     strips = [(0, 0, x0, h), (x1, 0, w, h), (0, 0, w, y0), (0, y1, w, h)]
     sx0, sy0, sx1, sy1 = max(strips, key=lambda s: (min(s[2] - s[0], s[3] - s[1]), (s[2] - s[0]) * (s[3] - s[1])))
     if min(sx1 - sx0, sy1 - sy0) < 8:
         sx0, sy0, sx1, sy1 = x0, y0, x1, y1  # no picture beside it to compare with: its own motion only
-    if len(pairs) and _residual(grey[pairs.min(), y0:y1, x0:x1], grey[pairs.max() + 1, y0:y1, x0:x1], (0, 0)) < FROZEN:
-        return False  # an overlay that never changes (a logo, a caption box, a still picture)
-    ratios = []
+    ratios, cuts = [], []
     for t in pairs:
         a, b = grey[t], grey[t + 1]
         ia, ib = a[y0:y1, x0:x1], b[y0:y1, x0:x1]
-        own, around = _shift(ia, ib), _shift(a[sy0:sy1, sx0:sx1], b[sy0:sy1, sx0:sx1])
+        sa, sb = a[sy0:sy1, sx0:sx1], b[sy0:sy1, sx0:sx1]
+        own, around = _shift(ia, ib), _shift(sa, sb)
+        cuts.append(_residual(sa, sb, around) > CUT)
         if own != (0, 0) or around != (0, 0):
             ratios.append((_residual(ia, ib, around) + 1) / (_residual(ia, ib, own) + 1))
+    # the longest run of consecutive pairs without a cut around the rectangle (an overlay shown
+    # over part of a clip only appears at a cut): its inside must change from first to last
+    calm = np.asarray(pairs)[~np.asarray(cuts, bool)]
+    run = max(np.split(calm, np.flatnonzero(np.diff(calm) != 1) + 1), key=len)
+    if len(run) and _residual(grey[run[0], y0:y1, x0:x1], grey[run[-1] + 1, y0:y1, x0:x1], (0, 0)) < FROZEN:
+        return False  # an overlay that never changes (a logo, a caption box, a still picture)
     return not ratios or float(np.median(ratios)) >= OWN_MOTION
 
 

@@ -55,6 +55,15 @@ def test_a_logo_box_over_a_pan_is_not_an_inset(tmp_path, name, seed):
     assert insets(_thumbs(tmp_path / "logo.mp4", frames)) == []
 
 
+@pytest.mark.parametrize("name, seed", [("chelsea", 1), ("brick", 4)])
+def test_a_logo_box_over_part_of_a_clip_is_not_an_inset(tmp_path, name, seed):
+    """A logo shown over a copied piece only, between cuts to other footage: the inside changes
+    across those cuts but not between them."""
+    other = [list(pan(photo(p), 16, SIZE, seed=seed + k, zoom=0.6)) for k, p in ((10, "coffee"), (20, "grass"))]
+    piece = transform(list(pan(photo(name), 24, SIZE, seed=seed, zoom=0.6)), "logo", np.random.default_rng(seed))
+    assert insets(_thumbs(tmp_path / "logo.mp4", other[0] + piece + other[1])) == []
+
+
 @pytest.mark.parametrize("name, zoom", [("chelsea", 0.9), ("coffee", 0.8), ("grass", 0.7)])
 def test_a_frame_in_the_filmed_scene_is_not_an_inset(tmp_path, name, zoom):
     """A window or a painting that a slow pan passes over keeps its lines nearly in place, with
