@@ -72,6 +72,13 @@ def _kernel():
 _optimise = None
 
 
+def warm() -> None:
+    """Load the compiled loop (from numba's cache, about 0.6 s the first time in a process), so
+    that a thread with nothing else to do can pay for it before the map is fitted."""
+    start = np.arange(6, dtype=np.float32).reshape(3, 2)
+    optimise_layout(start, np.array([0, 1]), np.array([1, 0]), np.ones(2), 1, 1, 0)
+
+
 def optimise_layout(start: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray,
                     epochs: int, negatives: int, seed: int) -> np.ndarray:
     """Positions (n, 2) after ``epochs`` of UMAP's optimisation from ``start``, centred, in UMAP's

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import encoding, frameindex
+from . import encoding, frameindex, layout
 from .backbone import Backbone, file_digest, weights_file
 from .bundle import BundleContent, current_run, read_bundle, write_bundle
 from .decode import VideoReader
@@ -172,6 +172,7 @@ class Extractor:
         if self._backbone is None:
             loader = ThreadPoolExecutor(1, thread_name_prefix="vidatlas-backbone")
             self._backbone = loader.submit(Backbone, self.settings.backbone)
+            loader.submit(layout.warm)  # then the map's layout loop, before the map is fitted
             loader.shutdown(wait=False)
 
     def run(self, videos: list[VideoFile], report: Report) -> list[tuple[VideoFile, str]]:
