@@ -28,6 +28,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -36,9 +37,11 @@ from . import encoding, frameindex
 from .debris import tag
 from .errors import Code, VidatlasError
 from .framestore import FrameStore, link_or_copy
-from .mapmodel import MapModel
 from .pictures import CROP_SCALES, write_signatures
 from .settings import available_cores
+
+if TYPE_CHECKING:  # torch, imported where a bundle is read
+    from .mapmodel import MapModel
 
 FORMAT = "vidatlas-bundle"
 FORMAT_VERSION = 1
@@ -297,6 +300,7 @@ def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) 
     later = tuple(n for n, m in files.items() if verify and defer_over is not None and m["bytes"] > defer_over)
     if verify:
         _verify(root, {n: m for n, m in files.items() if n not in later})
+    from .mapmodel import MapModel
     try:
         arrays = {n: np.load(root / f"{n}.npy", mmap_mode="r") for n in _ARRAYS}  # read-only, paged in on use
         videos = json.loads((root / "videos.json").read_text())

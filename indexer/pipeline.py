@@ -19,12 +19,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
-from . import encoding, frameindex, layout
-from .backbone import Backbone, file_digest, weights_file
+from . import encoding, frameindex
 from .bundle import BundleContent, current_run, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
@@ -32,11 +32,15 @@ from .debris import sweep, tag
 from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
 from .labels import attach
-from .mapmodel import Fitted, MapModel
 from .paths import fingerprints
 from .polling import wait_until
 from .pixelstats import pixel_stats
-from .settings import IndexSettings, MapSettings, SamplingSettings, available_cores
+from .settings import BackboneSettings, IndexSettings, MapSettings, SamplingSettings, available_cores
+from .weights import file_digest, weights_file
+
+if TYPE_CHECKING:  # torch, imported by the run where it is needed (see _build_backbone)
+    from .backbone import Backbone
+    from .mapmodel import Fitted, MapModel
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +140,17 @@ class _Acc:
     error: str | None = None
 
 
+def _build_backbone(settings: BackboneSettings) -> Backbone:
+    # torch (1.4 s) and timm (1-3 s) are imported here, in the loader's thread, while pieces decode
+    from .backbone import Backbone
+    return Backbone(settings)
+
+
+def _warm_map() -> None:
+    from . import layout
+    layout.warm()
+
+
 def _decode_piece(path: Path, sampling, start: float, end: float | None):
     t0 = time.perf_counter()
     with VideoReader(path, sampling) as reader:
@@ -171,8 +186,8 @@ class Extractor:
         1-3 s), so that decoding, which needs no model, starts meanwhile."""
         if self._backbone is None:
             loader = ThreadPoolExecutor(1, thread_name_prefix="vidatlas-backbone")
-            self._backbone = loader.submit(Backbone, self.settings.backbone)
-            loader.submit(layout.warm)  # then the map's layout loop, before the map is fitted
+            self._backbone = loader.submit(_build_backbone, self.settings.backbone)
+            loader.submit(_warm_map)  # then the map's compiled layout loop, before the map is fitted
             loader.shutdown(wait=False)
 
     def run(self, videos: list[VideoFile], report: Report) -> list[tuple[VideoFile, str]]:
@@ -451,6 +466,7 @@ def build(atlas: Path, cache: FeatureCache, entries: list[tuple[VideoFile, str]]
             bar.n = step
             bar.set_postfix(loss=f"{loss:.3f}")
             bar.refresh()
+        from .mapmodel import MapModel  # torch: imported once the run has decoded
         fitted = MapModel.fit(_features(extracted, sample), settings.map, on_step)
         model = fitted.model
         model.training["fit_frames"] = len(fitted.reduced)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from indexer.backbone import Backbone, create_model, map_state_dict_in_order, packaged_weights_path
+from indexer.backbone import Backbone, create_model, map_state_dict_in_order
+from indexer.weights import packaged_weights_path
 from indexer.decode import fit_size, letterbox
 from indexer.errors import VidatlasError
 from indexer.samples import photo
