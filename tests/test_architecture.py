@@ -1,6 +1,7 @@
 """The structure checks itself: layers and cycles (import-linter), and one table of codes."""
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -33,3 +34,10 @@ def test_every_code_has_a_status_an_exit_and_a_readme_row():
     for code, status in STATUS_FOR.items():
         assert code_of(status) is (Code.FAILED_PRECONDITION if code is Code.DATA_LOSS else code)
     assert code_of(grpc.StatusCode.UNKNOWN) is Code.INTERNAL
+
+
+def test_the_indexing_run_starts_decoding_before_torch_is_imported():
+    # torch (about 1.4 s) is imported by the backbone's loader thread while the first pieces decode
+    probe = "import sys, indexer.pipeline, indexer.bundle; print(sorted(m for m in ('torch', 'timm') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
