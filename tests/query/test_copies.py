@@ -212,7 +212,8 @@ def test_a_rotated_copy_is_registered_at_its_turned_window(name, seed, degrees):
     grid = signature_grid(126, 224)
     q = pixel_signature(copy)
     upright = crop_windows((0.95, 0.85, 0.75, 0.65), (-0.06, 0.0, 0.06))
-    coarse = crop_windows((0.95, 0.85, 0.75, 0.65), (-0.06, 0.0, 0.06), (-8.0, -4.0, 4.0, 8.0))
+    st = SearchSettings()  # the served grid
+    coarse = crop_windows(st.crop_search_scales, st.crop_search_shifts, st.crop_search_angles)
     assert window_agreement(q[:1], pictures.signature(upright, [0])[0], *grid).max() < 0.75
     start = window_agreement(q[:1], pictures.signature(coarse, [0])[0], *grid)[0]
     window, score = register([(q[i:i + 1], i) for i in range(3)], pictures, coarse[int(np.argmax(start))])
