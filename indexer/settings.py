@@ -76,8 +76,7 @@ class BackboneSettings:
     name: str = "efficientnet_lite0"
     """Any timm model name."""
     weights: str = ""
-    """A local weights file; empty means the packaged weights (efficientnet_lite0); 'hub'
-    downloads timm's pretrained weights (needs network)."""
+    """A local weights file; empty means the packaged weights (efficientnet_lite0)."""
     batch_size: int = 32
     threads: int = 0
     """Torch intra-op threads; 0 means half the cores (decoding runs beside it on the rest)."""

@@ -30,15 +30,13 @@ def file_digest(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def weights_file(name: str, weights: str = "") -> Path | None:
-    """The local weights file ``weights`` names (or the packaged one for ``name``); None for
-    ``"hub"`` (timm's hub). Raises when there is none, without building a model."""
-    if weights == "hub":
-        return None
+def weights_file(name: str, weights: str = "") -> Path:
+    """The local weights file ``weights`` names (or the packaged one for ``name``). Raises when
+    there is none, without building a model: weights are never downloaded."""
     path = Path(weights) if weights else packaged_weights_path(name)
     if path is None:
-        raise VidatlasError(f"no local weights for {name!r}: pass --weights FILE, or --weights hub to "
-                            "download timm's pretrained weights (needs network)", Code.FAILED_PRECONDITION)
+        raise VidatlasError(f"no local weights for {name!r}: pass --weights FILE (a state dict for timm's "
+                            f"{name}; vidatlas never downloads weights)", Code.FAILED_PRECONDITION)
     if not path.is_file():
         raise VidatlasError(f"weights file not found: {path}", Code.NOT_FOUND)
     return path

@@ -67,7 +67,7 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
         create_model("resnet18", str(tmp_path / "nope.pth"))
     with pytest.raises(VidatlasError, match="unknown timm model"):
         create_model("no_such_model_xyz")
-    with pytest.raises(VidatlasError, match="--weights hub") as err:  # never a silent download
+    with pytest.raises(VidatlasError, match="--weights FILE") as err:  # never a download
         create_model("resnet18")
     assert err.value.code.name == "FAILED_PRECONDITION"
 
