@@ -15,7 +15,8 @@ import torch
 
 from .errors import Code, VidatlasError
 from .settings import BackboneSettings, available_cores
-from .weights import file_digest, weights_file
+from .digest import file_digest
+from .weights import weights_file
 
 
 def map_state_dict_in_order(source: dict, target: dict) -> dict:

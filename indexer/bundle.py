@@ -18,7 +18,6 @@ interrupted writer leaves the previous version serving.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -35,6 +34,7 @@ import numpy as np
 
 from . import encoding, frameindex
 from .debris import tag
+from .digest import file_digest
 from .errors import Code, VidatlasError
 from .framestore import FrameStore, link_or_copy
 from .pictures import CROP_SCALES, write_signatures
@@ -71,21 +71,6 @@ class BundleContent:
     @property
     def offsets(self) -> np.ndarray:
         return np.concatenate([[0], np.cumsum([v["frames"] for v in self.videos])]).astype(np.int64)
-
-
-def _sha256(path: Path, keep_cached: bool = True) -> str:
-    """The file's sha256; with ``keep_cached`` False, each block read is dropped from the page
-    cache again (unless a process has it mapped), so that checking a large bundle while it
-    serves does not push the pages its queries use out of a memory-limited pod."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        at = 0
-        while block := f.read(1 << 22):
-            h.update(block)
-            if not keep_cached:
-                os.posix_fadvise(f.fileno(), at, len(block), os.POSIX_FADV_DONTNEED)
-            at += len(block)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -180,7 +165,7 @@ def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frame
                          workers=available_cores())
         for path in sorted(stage.iterdir()):
             if path.is_file():
-                files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+                files[path.name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
         manifest = {
             **content.manifest,  # parameters (backbone, sampling, map, failures); the rest is computed here
             "format": FORMAT,
@@ -265,7 +250,7 @@ def _verify(root: Path, files: dict[str, dict], keep_cached: bool = True) -> Non
     """sha256 of ``files`` against the manifest; hashlib lets go of the GIL, so they are hashed
     side by side."""
     with ThreadPoolExecutor(available_cores()) as pool:
-        digests = dict(zip(files, pool.map(lambda p: _sha256(p, keep_cached), [root / n for n in files])))
+        digests = dict(zip(files, pool.map(lambda p: file_digest(p, keep_cached), [root / n for n in files])))
     for name, meta in files.items():
         if digests[name] != meta["sha256"]:
             raise VidatlasError(f"bundle file checksum mismatch: {root / name}", Code.DATA_LOSS)

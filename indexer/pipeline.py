@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from . import encoding, frameindex
+from . import encoding, frameindex, layout
 from .bundle import BundleContent, current_run, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
 from .debris import sweep, tag
+from .digest import file_digest
 from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
 from .labels import attach
@@ -36,7 +37,7 @@ from .paths import fingerprints
 from .polling import wait_until
 from .pixelstats import pixel_stats
 from .settings import BackboneSettings, IndexSettings, MapSettings, SamplingSettings, available_cores
-from .weights import file_digest, weights_file
+from .weights import weights_file
 
 if TYPE_CHECKING:  # torch, imported by the run where it is needed (see _build_backbone)
     from .backbone import Backbone
@@ -146,11 +147,6 @@ def _build_backbone(settings: BackboneSettings) -> Backbone:
     return Backbone(settings)
 
 
-def _warm_map() -> None:
-    from . import layout
-    layout.warm()
-
-
 def _decode_piece(path: Path, sampling, start: float, end: float | None):
     t0 = time.perf_counter()
     with VideoReader(path, sampling) as reader:
@@ -187,7 +183,7 @@ class Extractor:
         if self._backbone is None:
             loader = ThreadPoolExecutor(1, thread_name_prefix="vidatlas-backbone")
             self._backbone = loader.submit(_build_backbone, self.settings.backbone)
-            loader.submit(_warm_map)  # then the map's compiled layout loop, before the map is fitted
+            loader.submit(layout.warm)  # then the map's compiled layout loop, before the map is fitted
             loader.shutdown(wait=False)
 
     def run(self, videos: list[VideoFile], report: Report) -> list[tuple[VideoFile, str]]:

