@@ -1,7 +1,7 @@
 """Search over a loaded bundle: similar and dissimilar videos, outliers. No gRPC types here.
 
 FindSimilar gathers candidate videos from frame-level nearest neighbours (cosine over the
-PCA-reduced features; every query frame votes, up to ``probe_frames`` of them, and each frame's
+PCA-reduced features; every query frame votes, up to ``probe_frames`` of them or one a bundle period, and each frame's
 own best videos are always candidates, so the source of a short copy is found) and from path
 fingerprints, then scores every candidate two ways on one query × video similarity cube:
 
@@ -490,7 +490,8 @@ class Searcher:
         the map draws, must not take a copy's place in that search)."""
         st = self.settings
         per_frame = min(st.neighbours_per_probe, len(self.feats))
-        probes = _spread(len(q.times), st.probe_frames)
+        periods = int((q.times[-1] - q.times[0]) / self.period + 1e-6) + 1
+        probes = _spread(len(q.times), max(st.probe_frames, min(periods, st.max_probe_frames)))
         sims, rows = self.bundle.indexes["frames_features"].search(np.ascontiguousarray(q.feats[probes]), per_frame)
         n_videos = len(self.ids)
         probe_of = np.broadcast_to(np.arange(len(probes))[:, None], rows.shape)

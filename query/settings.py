@@ -10,7 +10,9 @@ from indexer.errors import VidatlasError
 class SearchSettings:
     probe_frames: int = 64
     """Query frames, spread over the query (all of a query up to this many), that look up
-    candidate videos in the frame index."""
+    candidate videos in the frame index; more for a query of more bundle periods (one a period,
+    up to ``max_probe_frames``): a short copy inside a long clip is met by a probe wherever it lies."""
+    max_probe_frames: int = 1024
     neighbours_per_probe: int = 64
     """Nearest frames fetched per probe frame; each video votes with its best one."""
     videos_per_probe: int = 2
@@ -140,7 +142,7 @@ class SearchSettings:
         return max(self.candidates_per_k * k, self.min_candidates)
 
     def validate(self) -> None:
-        for name in ("probe_frames", "neighbours_per_probe", "candidates_per_k", "min_candidates", "align_frames",
+        for name in ("probe_frames", "max_probe_frames", "neighbours_per_probe", "candidates_per_k", "min_candidates", "align_frames",
                      "segment_frames", "max_segments", "videos_per_probe",
                      "anomaly_neighbours", "clusters", "kmeans_iterations", "places_per_video",
                      "dissimilar_pool", "graph_neighbours", "spread_iterations", "view_frames", "view_checks"):

@@ -1,10 +1,15 @@
-"""Searcher internals that scale with the collection: path neighbours for the anomaly scores."""
+"""Searcher internals that scale with the collection: path neighbours for the anomaly scores,
+candidates for a long clip."""
 from __future__ import annotations
+
+import dataclasses
 
 import faiss
 import numpy as np
 
-from query.search import EXACT_PATHS, _path_neighbours
+from indexer import read_bundle
+from query.search import EXACT_PATHS, Searcher, _path_neighbours
+from testkit.bundles import synthetic_bundle
 
 
 def _paths(n: int, d: int = 64, seed: int = 0) -> np.ndarray:
@@ -30,3 +35,21 @@ def test_path_neighbours_up_to_the_limit_are_exact():
     exact.add(paths)
     for a, b in zip(_path_neighbours(exact, paths, 5), exact.search(paths, 5)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_short_copy_inside_a_long_clip_is_a_candidate_wherever_it_lies(tmp_path):
+    """300 s of one video's frames over and over with 3 frames of the video least like it at each
+    of ten offsets: a probe meets the copy at every one (64 probes spread over 300 s fall ~4.7 s
+    apart, and missed 4 of the 10), so the source is among the videos the frame index voted for
+    even when only one is kept by votes."""
+    s = Searcher(read_bundle(synthetic_bundle(tmp_path, 300, 20)))
+    s = Searcher(s.bundle, dataclasses.replace(s.settings, candidates_per_k=1, min_candidates=1))
+    frames = lambda v: np.arange(s.offsets[v], s.offsets[v + 1])  # noqa: E731
+    first = s.feats[frames(0)].astype(np.float32)
+    source = int(np.argmin([(s.feats[frames(v)].astype(np.float32) @ first.T).max() for v in range(len(s.ids))]))
+    for at in range(120, 130):
+        rows = np.resize(frames(0), 300)
+        rows[at:at + 3] = frames(source)[3:6]
+        q = s.query_for_frames(np.arange(300.0), s.feats[rows].astype(np.float32), s.codes[rows])
+        candidates, voted = s._candidates(q, 1)
+        assert source in candidates[:voted], (at, candidates[:voted])
