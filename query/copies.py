@@ -40,6 +40,9 @@ from indexer.pictures import Pictures, tile_layout
 
 from . import kernels
 
+SLOWEST = 2.5  # a segment is credited with the length both sides show, up to this many times the shorter: a
+# 0.5x slow-down keeps its whole length, query frames piled onto a frame or two of a video (a still moment of
+# other footage over a pan) do not count as seconds of copy
 AGREEING_TILES = 5  # pixel agreement is the mean of the best 5 of the 6 tiles' (indexer.pictures.TILE_ROWS x TILE_COLS) ...
 FEW_TILES, FEW_PENALTY = 3, 0.05  # ... or of the best 3 less this, where that is higher: a caption band or an
 # overlay spoils a row of tiles; counting only the best 3 at full weight let other shots of a place score as copies
@@ -211,7 +214,8 @@ def segments(local: Local, row: int, qtimes: np.ndarray, vtimes: np.ndarray, per
     mean = local.total[row][ii, jj] / np.maximum(ii - i0 + 1, 1)  # one pair per query frame
     qdur = qtimes[ii] - qtimes[i0] + period
     vdur = vtimes[jj] - vtimes[j0] + period
-    score = segment_score(mean, np.maximum(qdur, vdur), threshold, length_half_s)
+    score = segment_score(mean, np.minimum(np.maximum(qdur, vdur), SLOWEST * np.minimum(qdur, vdur)), threshold,
+                          length_half_s)
     strength = 1.0 - 0.5 ** (h[ii, jj].astype(np.float64) / gain_half)
     order = np.lexsort((jj, ii, -strength))
     taken: list[Segment] = []

@@ -119,6 +119,21 @@ def test_local_alignment_finds_diagonals_and_never_stalls():
     assert spans == [(2, 5, 10, 13), (8, 11, 0, 6)]
 
 
+def test_query_frames_piled_onto_one_video_frame_are_not_seconds_of_copy():
+    """Five query frames all matching one video frame (a still moment of other footage over a
+    pan) at the similarity five frames matching along the diagonal have: the diagonal is
+    credited with its length, the pile with little more than the one frame it shows."""
+    sim = np.full((2, 8, 8), 0.1, np.float32)
+    sim[0, 1:6, 3] = 0.95
+    sim[1, np.arange(1, 6), np.arange(1, 6)] = 0.95
+    local = local_align(sim, 0.6)
+    t = np.arange(8, dtype=float)
+    pile, diagonal = (segments(local, row, t, t, 1.0, 0.6, 1.5, 4, 0.0)[0] for row in (0, 1))
+    assert (diagonal.query_end_s - diagonal.query_start_s, diagonal.end_s - diagonal.start_s) == (4, 4)
+    assert pile.start_s == pile.end_s == 3 and pile.query_end_s - pile.query_start_s >= 3
+    assert pile.score < 0.8 * diagonal.score, (pile, diagonal)
+
+
 def test_duplicate_groups_come_from_the_table(searcher, monkeypatch):
     table = build(searcher)
     monkeypatch.setattr(searcher, "similar", lambda *a, **k: pytest.fail("duplicates must not search"))
