@@ -15,7 +15,7 @@ import torch
 
 from .errors import Code, VidatlasError
 from .settings import BackboneSettings, available_cores
-from .digest import file_digest
+from .digest import weights_digest
 from .weights import weights_file
 
 
@@ -67,7 +67,7 @@ def create_model(name: str, weights: str = "") -> tuple[torch.nn.Module, str]:
         model.load_state_dict(state)
     except RuntimeError:
         model.load_state_dict(map_state_dict_in_order(state, target))
-    return model.eval(), file_digest(path)
+    return model.eval(), weights_digest(path)
 
 
 class Backbone:

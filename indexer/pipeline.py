@@ -29,7 +29,7 @@ from .bundle import BundleContent, current_run, read_bundle, write_bundle
 from .decode import VideoReader
 from .discover import VideoFile, discover
 from .debris import sweep, tag
-from .digest import file_digest
+from .digest import weights_digest
 from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
 from .labels import attach
@@ -167,7 +167,7 @@ class Extractor:
         self._backbone: Future | None = None
         b = settings.backbone
         path = weights_file(b.name, b.weights)  # a missing weights file fails the run here, before any work
-        self.weights_digest = file_digest(path)
+        self.weights_digest = weights_digest(path)
         self.key = settings.extraction_key(self.weights_digest)
         self.cache = FeatureCache(Path(work_dir) / "features", self.key)
 
