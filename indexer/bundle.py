@@ -10,6 +10,7 @@ Layout under an atlas directory::
     atlas/<version>/model.pt       PCA + autoencoder + stretch (embeds new clips into the map)
     atlas/<version>/labels.json    labelled frames
     atlas/<version>/pixels.npy     every frame's pixel signatures (indexer.pictures)
+    atlas/<version>/pixel_self.npy every frame's picture's agreement with itself a cell off (indexer.pictures)
     atlas/<version>/thumbs/        the frame store (hard links shared with other versions)
 
 A version is assembled in a staging directory, fsynced, renamed into place and only then named
@@ -162,7 +163,7 @@ def write_bundle(atlas: Path, content: BundleContent, memory_budget: int = frame
         # every frame's pixel signatures, so that a query reads rows instead of thumbnails
         write_signatures(stage / "pixels.npy", FrameStore(stage / "thumbs", segments,
                                                           [v["frames"] for v in content.videos], content.thumb_shape),
-                         workers=available_cores())
+                         workers=available_cores(), self_path=stage / "pixel_self.npy")
         for path in sorted(stage.iterdir()):
             if path.is_file():
                 files[path.name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
@@ -226,6 +227,7 @@ class Bundle:
     unverified: tuple[str, ...] = ()  # files only size-checked so far (see read_bundle's defer_over)
     pixels: np.ndarray | None = None  # every frame's pixel signatures at manifest["pixel_scales"] (memory-mapped;
     # None in bundles written before 2026-12-03, whose signatures are computed from thumbnails when needed)
+    pixel_self: np.ndarray | None = None  # every frame's Pictures.self_agreement (None before 2026-12-06)
 
     @property
     def version(self) -> str:
@@ -293,6 +295,7 @@ def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) 
         model = MapModel.from_bytes((root / "model.pt").read_bytes())
         indexes = {n: faiss.read_index(str(root / f"{n}.faiss")) for n in ("frames_codes", "fingerprints")}
         pixels = np.load(root / "pixels.npy", mmap_mode="r") if "pixels.npy" in files else None
+        pixel_self = np.load(root / "pixel_self.npy", mmap_mode="r") if "pixel_self.npy" in files else None
         indexes["frames_features"] = frameindex.load(root / "frames_features.faiss", arrays["features"],
                                                      manifest.get("frame_index", {}))
     except VidatlasError:
@@ -303,7 +306,7 @@ def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) 
     counts = manifest["counts"]
     if counts["frames"] != n or counts["videos"] != len(videos) or sum(v["frames"] for v in videos) != n \
             or len(arrays["fingerprints"]) != len(videos) or indexes["frames_features"].ntotal != n \
-            or (pixels is not None and len(pixels) != n):
+            or any(a is not None and len(a) != n for a in (pixels, pixel_self)):
         raise VidatlasError(f"bundle {root} is inconsistent: counts do not match", Code.DATA_LOSS)
     shape = tuple(manifest["thumb_shape"])
     segments = manifest["thumb_segments"]
@@ -316,4 +319,4 @@ def read_bundle(path: Path, verify: bool = True, defer_over: int | None = None) 
     content = BundleContent(videos=videos, model=model, labels=labels, thumb_shape=shape,
                             thumbs=[os.path.join(base, s) for s in segments], manifest=manifest, **arrays)
     store = FrameStore(root / "thumbs", segments, [v["frames"] for v in videos], shape)
-    return Bundle(root, manifest, content, indexes, store, later, pixels)
+    return Bundle(root, manifest, content, indexes, store, later, pixels, pixel_self)

@@ -104,6 +104,21 @@ class Pictures:
         return g.astype(np.float16)
 
 
+    def self_agreement(self) -> np.ndarray:
+        """``(n,)`` agreement of each picture's detail with its own detail moved by one cell (the
+        best of the four directions; the mean of the tiles' normalised cross-correlations): how much
+        a framing one cell off still agrees. Near 1 for smooth, self-similar pictures (a colour
+        wheel, a gradient), where other shots of the same place agree almost as well as a copy;
+        low for pictures whose detail lines up only in place."""
+        cy, cx = 1.0 / self.rows, 1.0 / self.cols
+        windows = np.array([(cy, 1 - cy, cx, 1 - cx), (0, 1 - 2 * cy, cx, 1 - cx), (2 * cy, 1, cx, 1 - cx),
+                            (cy, 1 - cy, 0, 1 - 2 * cx), (cy, 1 - cy, 2 * cx, 1)])
+        sig = self.signature(windows).astype(np.float32)
+        _, bounds, _ = tile_layout(self.rows, self.cols)
+        dots = np.einsum("nc,nwc->nw", sig[:, 0], sig[:, 1:]) / (len(bounds) - 1)  # each tile is unit-norm
+        return dots.max(axis=1)
+
+
 @functools.lru_cache(maxsize=8)
 def tile_layout(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cells in tile order (``order``: grid cell of each signature position), each tile's first
@@ -144,17 +159,25 @@ def signature_grid(thumb_height: int, thumb_width: int) -> tuple[int, int]:
 
 
 def write_signatures(path: Path, frames, scales: tuple[float, ...] = CROP_SCALES, chunk: int = 2048,
-                     workers: int = 1) -> None:
-    """Every frame's signatures at ``scales`` into the ``.npy`` file ``path`` (float16), read and
-    computed ``chunk`` frames at a time from the frame store ``frames``, by ``workers`` threads
-    (numpy lets go of the GIL for most of it)."""
+                     workers: int = 1, self_path: Path | None = None) -> None:
+    """Every frame's signatures at ``scales`` into the ``.npy`` file ``path`` (float16), and with
+    ``self_path`` its :meth:`Pictures.self_agreement` into that one (float16), read and computed
+    ``chunk`` frames at a time from the frame store ``frames``, by ``workers`` threads (numpy lets
+    go of the GIL for most of it)."""
     rows, cols = signature_grid(*frames.shape)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(len(frames), len(scales), rows * cols))
+    selfs = None if self_path is None else \
+        np.lib.format.open_memmap(self_path, mode="w+", dtype=np.float16, shape=(len(frames),))
 
     def one(a: int) -> None:
         b = min(a + chunk, len(frames))
-        out[a:b] = pixel_signature(frames.take(np.arange(a, b)), scales)
+        pictures = Pictures(frames.take(np.arange(a, b)))
+        out[a:b] = pictures.signature(centred(scales))
+        if selfs is not None:
+            selfs[a:b] = pictures.self_agreement()
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         list(pool.map(one, range(0, len(frames), chunk)))
-    out.flush()  # (the mapping closes as the function returns: the bundle renames the file after)
+    out.flush()  # (the mappings close as the function returns: the bundle renames the files after)
+    if selfs is not None:
+        selfs.flush()

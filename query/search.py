@@ -66,6 +66,7 @@ class Query:
     pixels: np.ndarray | None = None  # pixel signatures (indexer.pictures.pixel_signature); None: read when needed
     pixel_times: np.ndarray | None = None  # times of ``pixels`` when they are sampled apart from ``times`` (a
     # clip's every frame: a copy then meets the very frame the bundle sampled, whatever its phase)
+    self_agreement: np.ndarray | None = None  # of each of ``pixels`` (query.copies.self_agreement); None: not known
     views: tuple["Query", ...] = ()  # the same clip seen otherwise (a picture inset into it, alone):
     # FindSimilar searches each and keeps every video's best answer
 
@@ -260,11 +261,13 @@ class Searcher:
 
     def query_for_frames(self, times: np.ndarray, reduced: np.ndarray, codes: np.ndarray,
                          pixels: np.ndarray | None = None, pixel_times: np.ndarray | None = None,
-                         views: tuple[Query, ...] = ()) -> Query:
+                         views: tuple[Query, ...] = (), self_agreement: np.ndarray | None = None) -> Query:
         """A clip's embedded frames; ``pixels`` are pixel signatures (:func:`pixel_signature`) of its
-        frames at ``times``, or at ``pixel_times`` when given; ``views``: the clip seen otherwise."""
+        frames at ``times``, or at ``pixel_times`` when given, and ``self_agreement`` their pictures'
+        (:meth:`Pictures.self_agreement`); ``views``: the clip seen otherwise."""
         return Query(np.asarray(times, np.float64), _unit(reduced), np.asarray(codes, np.float32), pixels=pixels,
-                     pixel_times=None if pixel_times is None else np.asarray(pixel_times, np.float64), views=views)
+                     pixel_times=None if pixel_times is None else np.asarray(pixel_times, np.float64), views=views,
+                     self_agreement=None if self_agreement is None else np.asarray(self_agreement, np.float32))
 
     def pixels(self, v: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Pixel signatures at every crop scale of video ``v``'s frames ``rows`` (its own frame
@@ -331,6 +334,16 @@ class Searcher:
         rows = self.rows_of(q)
         return None if rows is None else self.pixels(q.video, rows - int(self.offsets[q.video]))
 
+    def _query_self_agreement(self, q: Query) -> np.ndarray | None:
+        """The self agreement of each of ``q``'s pixel signatures: a clip's own, an indexed query's
+        from the bundle (computed from its thumbnails, as stored, for bundles written before it was)."""
+        rows = self.rows_of(q)
+        if q.self_agreement is not None or q.pixels is not None or rows is None:
+            return q.self_agreement
+        if self.bundle.pixel_self is not None:
+            return np.asarray(self.bundle.pixel_self[rows], np.float32)
+        return Pictures(self.bundle.frames.take(rows)).self_agreement().astype(np.float16).astype(np.float32)
+
     def similar(self, q: Query, k: int, mode: str | None = None) -> list[Match]:
         """The ``k`` videos most like ``q``, searched (``neighbours.similar`` first looks in the
         precomputed table), ranked by ``mode`` (copied segments by default, or whole-video
@@ -380,6 +393,8 @@ class Searcher:
             at = np.searchsorted(slot[heads], pslot)
             ok = (pslot >= 0) & (at < len(heads)) & (slot[heads][np.minimum(at, len(heads) - 1)] == pslot)
             qpix, at = qpix[ok], at[ok]
+            qself = self._query_self_agreement(q)
+            qself = None if qself is None else qself[ok]
             pheads = np.r_[0, np.flatnonzero(np.diff(at)) + 1]
             pix = sim.copy()  # a slot without pixels (none here in practice) keeps its feature similarity
             # only frames some query frame's features come near (at all) are compared by their pictures
@@ -397,6 +412,11 @@ class Searcher:
                     self._search_crops(pix, sim, valid, candidates[:voted], qpix, at, pheads, refine)
             elif len(at):
                 pix[:, at[pheads]] = np.minimum(pix[:, at[pheads]], 0)
+            if qself is not None and st.smooth_gain > 0 and len(at):
+                # smooth query pictures: the shortfall from full agreement counts more
+                each = np.add.reduceat(qself, pheads) / np.diff(np.r_[pheads, len(qself)])
+                gain = 1 + st.smooth_gain * np.maximum(each - st.smooth_floor, 0)
+                pix[:, at[pheads]] = 1 - (1 - pix[:, at[pheads]]) * gain[None, :, None].astype(np.float32)
             # pictures that agree in detail are copies whatever the features say (a blocky, noisy or
             # recoloured copy can lose its features but keeps its detail)
             copy_sim = np.maximum((1 - st.pixel_weight) * sim + st.pixel_weight * pix, pix)

@@ -14,7 +14,7 @@ from indexer.backbone import Backbone
 from indexer.decode import VideoReader, letterbox, next_tick, read_samples, refit
 from indexer.insets import insets
 
-from indexer.pictures import pixel_signature
+from indexer.pictures import Pictures, centred
 from query.search import Query, Searcher
 from .settings import ServiceSettings
 
@@ -63,10 +63,10 @@ class ClipEmbedder:
             path = Path(tmp) / "clip"
             path.write_bytes(clip)
             if dense:
-                times, thumbs, ptimes, pixels = self._every_frame(path, sampling)
+                times, thumbs, ptimes, pixels, selfs = self._every_frame(path, sampling)
             else:
                 times, thumbs, _ = read_samples(path, sampling)
-                ptimes, pixels = None, None  # only FindSimilar (dense) compares pictures
+                ptimes, pixels, selfs = None, None, None  # only FindSimilar (dense) compares pictures
         model = searcher.bundle.content.model
         reduced, codes, _ = model.embed(backbone.features(thumbs), errors=False)
         views = []
@@ -74,25 +74,30 @@ class ClipEmbedder:
         for x0, y0, x1, y1 in (insets(thumbs) if dense else ()):  # a picture inside the picture, alone
             part = np.stack([letterbox(refit(t[y0:y1, x0:x1], w, h), w, h) for t in thumbs])
             r, c, _ = model.embed(backbone.features(part), errors=False)
-            views.append(searcher.query_for_frames(times, r, c, pixel_signature(part)))
-        return searcher.query_for_frames(times, reduced, codes, pixels, ptimes, views=tuple(views))
+            pictures = Pictures(part)
+            views.append(searcher.query_for_frames(times, r, c, pictures.signature(centred((1.0,))),
+                                                   self_agreement=pictures.self_agreement()))
+        return searcher.query_for_frames(times, reduced, codes, pixels, ptimes, views=tuple(views), self_agreement=selfs)
 
     def _every_frame(self, path: Path, sampling: SamplingSettings):
-        """One decode: thumbnails at ``sampling.fps`` for the backbone, pixel signatures of every
-        frame (of frames at the rate that keeps them within ``clip_pixel_frames``)."""
+        """One decode: thumbnails at ``sampling.fps`` for the backbone, pixel signatures and self
+        agreement of every frame (of frames at the rate that keeps them within ``clip_pixel_frames``)."""
         reader = VideoReader(path, sampling)
         duration = min(reader.info.declared_duration_s or sampling.max_duration_s, sampling.max_duration_s)
         rate = min(MAX_FPS, max(sampling.fps, self.settings.clip_pixel_frames / max(duration, 1.0)))
         reader.settings = replace(sampling, fps=rate)
         step = 1.0 / sampling.fps
-        times, thumbs, ptimes, pixels = [], [], [], []
+        times, thumbs, ptimes, pixels, selfs = [], [], [], [], []
         next_t = 0.0
         with reader:
             for t, thumb in reader.samples():
                 ptimes.append(t)
-                pixels.append(pixel_signature(thumb[None])[0])
+                pictures = Pictures(thumb[None])
+                pixels.append(pictures.signature(centred((1.0,)))[0])
+                selfs.append(pictures.self_agreement()[0])
                 if t >= next_t - 1e-6:  # as the reader samples: the first frame at or after each tick
                     times.append(t)
                     thumbs.append(thumb)
                     next_t = next_tick(next_t, t, step)
-        return np.asarray(times, np.float64), np.stack(thumbs), np.asarray(ptimes, np.float64), np.stack(pixels)
+        return (np.asarray(times, np.float64), np.stack(thumbs), np.asarray(ptimes, np.float64), np.stack(pixels),
+                np.asarray(selfs, np.float32))
