@@ -103,7 +103,7 @@ def run(sources: int) -> str:
     peer = pair_counts(ids, lambda a, b: bool(cos[a, b] >= bound))
     rows = [[name, tp + fp, tp, fp, fn, f"{tp / max(tp + fp, 1):.2f}", f"{tp / max(tp + fn, 1):.2f}"]
             for name, (tp, fp, fn) in (("vidatlas duplicate groups (calibrated threshold "
-                                        f"{s.settings.copy_threshold:.2f})", ours),
+                                        f"{s.settings.copy_threshold:g})", ours),
                                        (f"mean-feature cosine >= {bound:.3f} (as many pairs)", peer))]
     per: dict[str, list[bool]] = {}
     for v in ids:
