@@ -375,7 +375,7 @@ def copy_segment_section(s: Searcher, cases: list, mean_feats: np.ndarray) -> st
              f"differently): highest {neg.max():.3f}, 99th percentile {np.quantile(neg, 0.99):.3f}. "
              f"**Threshold {threshold:.3f}**: non-copies at or above it {np.mean(neg >= threshold):.3f}, "
              f"copied pieces at or above it (recall) **{np.mean(pos >= threshold):.3f}** of {len(pos)}; "
-             f"at the served threshold {served:.2f}: false positives {np.mean(neg >= served):.3f}, "
+             f"at the served threshold {served:g}: false positives {np.mean(neg >= served):.3f}, "
              f"recall {np.mean(pos >= served):.3f}.")
     if held_out:
         out = np.array(held_out)
