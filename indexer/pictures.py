@@ -103,7 +103,6 @@ class Pictures:
             tile /= np.maximum(np.sqrt((tile ** 2).sum(axis=2, keepdims=True)), 1e-3)
         return g.astype(np.float16)
 
-
     def self_agreement(self) -> np.ndarray:
         """``(n,)`` agreement of each picture's detail with its own detail moved by one cell (the
         best of the four directions; the mean of the tiles' normalised cross-correlations): how much
@@ -147,6 +146,13 @@ def pixel_signature(thumbs: np.ndarray, scales: tuple[float, ...] = (1.0,), wind
     return Pictures(thumbs).signature(centred(scales) if windows is None else windows)
 
 
+def signatures_and_self(thumbs: np.ndarray, scales: tuple[float, ...] = (1.0,)) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pixel_signature` and :meth:`Pictures.self_agreement` of ``thumbs``, from one
+    summed-area table (making it is most of the cost of either)."""
+    pictures = Pictures(thumbs)
+    return pictures.signature(centred(scales)), pictures.self_agreement()
+
+
 def _block(height: int, width: int) -> int:
     """Thumbnail pixels per signature cell: ``PIXEL_BLOCK``, or 1 for tiny thumbnails (every pixel a cell)."""
     return PIXEL_BLOCK if min(height, width) >= PIXEL_BLOCK else 1
@@ -171,10 +177,9 @@ def write_signatures(path: Path, frames, scales: tuple[float, ...] = CROP_SCALES
 
     def one(a: int) -> None:
         b = min(a + chunk, len(frames))
-        pictures = Pictures(frames.take(np.arange(a, b)))
-        out[a:b] = pictures.signature(centred(scales))
+        out[a:b], own = signatures_and_self(frames.take(np.arange(a, b)), scales)
         if selfs is not None:
-            selfs[a:b] = pictures.self_agreement()
+            selfs[a:b] = own
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         list(pool.map(one, range(0, len(frames), chunk)))

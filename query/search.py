@@ -66,7 +66,7 @@ class Query:
     pixels: np.ndarray | None = None  # pixel signatures (indexer.pictures.pixel_signature); None: read when needed
     pixel_times: np.ndarray | None = None  # times of ``pixels`` when they are sampled apart from ``times`` (a
     # clip's every frame: a copy then meets the very frame the bundle sampled, whatever its phase)
-    self_agreement: np.ndarray | None = None  # of each of ``pixels`` (query.copies.self_agreement); None: not known
+    self_agreement: np.ndarray | None = None  # of each of ``pixels`` (Pictures.self_agreement); None: not known
     views: tuple["Query", ...] = ()  # the same clip seen otherwise (a picture inset into it, alone):
     # FindSimilar searches each and keeps every video's best answer
 
@@ -393,7 +393,8 @@ class Searcher:
             at = np.searchsorted(slot[heads], pslot)
             ok = (pslot >= 0) & (at < len(heads)) & (slot[heads][np.minimum(at, len(heads) - 1)] == pslot)
             qpix, at = qpix[ok], at[ok]
-            qself = self._query_self_agreement(q)
+            # (only looked up when it is used: for an older bundle it is computed from thumbnails)
+            qself = self._query_self_agreement(q) if st.smooth_gain > 0 else None
             qself = None if qself is None else qself[ok]
             pheads = np.r_[0, np.flatnonzero(np.diff(at)) + 1]
             pix = sim.copy()  # a slot without pixels (none here in practice) keeps its feature similarity
@@ -412,7 +413,7 @@ class Searcher:
                     self._search_crops(pix, sim, valid, candidates[:voted], qpix, at, pheads, refine)
             elif len(at):
                 pix[:, at[pheads]] = np.minimum(pix[:, at[pheads]], 0)
-            if qself is not None and st.smooth_gain > 0 and len(at):
+            if qself is not None and len(at):
                 # smooth query pictures: the shortfall from full agreement counts more
                 each = np.add.reduceat(qself, pheads) / np.diff(np.r_[pheads, len(qself)])
                 gain = 1 + st.smooth_gain * np.maximum(each - st.smooth_floor, 0)

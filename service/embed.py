@@ -14,7 +14,7 @@ from indexer.backbone import Backbone
 from indexer.decode import VideoReader, letterbox, next_tick, read_samples, refit
 from indexer.insets import insets
 
-from indexer.pictures import Pictures, centred
+from indexer.pictures import signatures_and_self
 from query.search import Query, Searcher
 from .settings import ServiceSettings
 
@@ -74,9 +74,8 @@ class ClipEmbedder:
         for x0, y0, x1, y1 in (insets(thumbs) if dense else ()):  # a picture inside the picture, alone
             part = np.stack([letterbox(refit(t[y0:y1, x0:x1], w, h), w, h) for t in thumbs])
             r, c, _ = model.embed(backbone.features(part), errors=False)
-            pictures = Pictures(part)
-            views.append(searcher.query_for_frames(times, r, c, pictures.signature(centred((1.0,))),
-                                                   self_agreement=pictures.self_agreement()))
+            sig, own = signatures_and_self(part)
+            views.append(searcher.query_for_frames(times, r, c, sig, self_agreement=own))
         return searcher.query_for_frames(times, reduced, codes, pixels, ptimes, views=tuple(views), self_agreement=selfs)
 
     def _every_frame(self, path: Path, sampling: SamplingSettings):
@@ -92,9 +91,9 @@ class ClipEmbedder:
         with reader:
             for t, thumb in reader.samples():
                 ptimes.append(t)
-                pictures = Pictures(thumb[None])
-                pixels.append(pictures.signature(centred((1.0,)))[0])
-                selfs.append(pictures.self_agreement()[0])
+                sig, own = signatures_and_self(thumb[None])
+                pixels.append(sig[0])
+                selfs.append(own[0])
                 if t >= next_t - 1e-6:  # as the reader samples: the first frame at or after each tick
                     times.append(t)
                     thumbs.append(thumb)

@@ -349,7 +349,6 @@ def test_another_shot_of_a_smooth_picture_is_not_a_copy_but_its_copy_is(searcher
     plain = Searcher(searcher.bundle, dataclasses.replace(searcher.settings, smooth_gain=0.0))
     score = {name: max((m.copy_score for m in s.similar(q, 10) if m.video_id == "a/museum"), default=0.0)
              for name, s in (("plain", plain), ("served", searcher))}
-    print(score)
     assert score["plain"] > 0.3 and score["served"] < score["plain"] - 0.1, score
     copy = embed(_video("a/museum")[3 * FPS:6 * FPS], tmp_path / "copy.mp4")
     top = searcher.similar(copy, 3)[0]
