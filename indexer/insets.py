@@ -20,7 +20,10 @@ SIDE = 0.75          # share of a side's length on a line (pooled over the stret
 MIN_SIZE = 0.25      # an inset spans at least this share of the width and of the height ...
 MAX_AREA = 0.8       # ... and at most this share of the picture (more is a crop, not an inset)
 CANDIDATES = 20      # strongest lines each way tried as sides
-SPAN = 2             # stretches apart (at most) that must both find a rectangle
+SPAN = 2             # stretches apart (at most) that must both show a rectangle: one finding it, ...
+CONFIRM = 0.6        # ... the other with its every side on a line along at least this share, ...
+STANDS_OUT = 0.15    # ... by this much more than the less lined of the parallels ...
+BESIDE = 4           # ... this many pixels either side
 SAME = 4             # pixels within which two stretches' rectangles are the same
 MAX_INSETS = 2
 TRIES = 6            # rectangles checked for motion of their own, at most
@@ -83,6 +86,42 @@ def _strongest(cum: np.ndarray, length: int) -> np.ndarray:
     return np.array(out, np.int64)
 
 
+def _cumulative(vert: np.ndarray, horiz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Line maps summed down the columns of ``vert`` (``(h+1, w)``) and along the rows of
+    ``horiz`` (``(h, w+1)``), for the mean along any side in two lookups."""
+    h, w = vert.shape
+    return (np.vstack([np.zeros((1, w)), np.cumsum(vert, axis=0)]),
+            np.hstack([np.zeros((h, 1)), np.cumsum(horiz, axis=1)]))
+
+
+def _sides(cv: np.ndarray, ch: np.ndarray, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray,
+           span: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
+    """``(4, m)``: the means of cumulative maps ``cv`` along columns ``x0`` and ``x1`` and of ``ch``
+    along rows ``y0`` and ``y1`` (left, right, top, bottom; clipped to the frame), over the
+    rectangles' extent (``span``'s ``(x0, y0, x1, y1)`` when given: the lines beside the sides)."""
+    h, w = ch.shape[0], cv.shape[1]
+    sx0, sy0, sx1, sy1 = (x0, y0, x1, y1) if span is None else span
+    span_y, span_x = (sy1 - sy0 + 1).astype(np.float32), (sx1 - sx0 + 1).astype(np.float32)
+    col = [(cv[sy1 + 1, x] - cv[sy0, x]) / span_y for x in (np.clip(x0, 0, w - 1), np.clip(x1, 0, w - 1))]
+    row = [(ch[y, sx1 + 1] - ch[y, sx0]) / span_x for y in (np.clip(y0, 0, h - 1), np.clip(y1, 0, h - 1))]
+    return np.stack(col + row)
+
+
+def _held(cv: np.ndarray, ch: np.ndarray, rects: np.ndarray) -> np.ndarray:
+    """Whether each rectangle (``(x0, y0, x1, y1)`` rows) shows in another stretch's cumulative
+    line maps: every side not on the frame's edge on a line along at least ``CONFIRM`` of its
+    length (at the best of its position and a pixel either way: a border moves by one through
+    scaling and compression), by ``STANDS_OUT`` more than the less lined of the parallels
+    ``BESIDE`` pixels either side (a fine texture is lines everywhere, a border has another
+    picture on at least one side)."""
+    h, w = ch.shape[0], cv.shape[1]
+    x0, y0, x1, y1 = (rects[:, i].astype(np.int64) for i in range(4))
+    at = {d: _sides(cv, ch, x0 + d, y0 + d, x1 + d, y1 + d, (x0, y0, x1, y1)) for d in (-BESIDE, -1, 0, 1, BESIDE)}
+    best = np.maximum(np.maximum(at[-1], at[0]), at[1])
+    ok = (best >= CONFIRM) & (best - np.minimum(at[-BESIDE], at[BESIDE]) >= STANDS_OUT)
+    return (ok | np.stack([x0 == 0, x1 == w - 1, y0 == 0, y1 == h - 1])).all(axis=0)
+
+
 def _rectangles(vert: np.ndarray, horiz: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Rectangles ``(x0, y0, x1, y1, support, sides on the frame's edge)`` (a row each; x0..x1 and
     y0..y1 their border's columns and rows) whose every side is on a line along at least ``SIDE``
@@ -92,10 +131,8 @@ def _rectangles(vert: np.ndarray, horiz: np.ndarray, active: np.ndarray) -> np.n
     frame's edge, which needs no line). At most one side on the frame's edge: two lines meeting
     at a corner are too common in pictures to be taken for an inset."""
     h, w = vert.shape
-    cv = np.vstack([np.zeros((1, w)), np.cumsum(vert, axis=0)])  # (h+1, w)
-    ch = np.hstack([np.zeros((h, 1)), np.cumsum(horiz, axis=1)])  # (h, w+1)
-    av = np.vstack([np.zeros((1, w)), np.cumsum(active, axis=0)])
-    ah = np.hstack([np.zeros((h, 1)), np.cumsum(active, axis=1)])
+    cv, ch = _cumulative(vert, horiz)
+    av, ah = _cumulative(active, active)
     xs = np.unique(np.r_[_strongest(cv, int(MIN_SIZE * h)), 0, w - 1])
     ys = np.unique(np.r_[_strongest(ch.T, int(MIN_SIZE * w)), 0, h - 1])
     x0, x1 = np.meshgrid(xs, xs, indexing="ij")
@@ -104,22 +141,13 @@ def _rectangles(vert: np.ndarray, horiz: np.ndarray, active: np.ndarray) -> np.n
     X0, Y0 = np.meshgrid(x0[okx], y0[oky], indexing="ij")
     X1, Y1 = np.meshgrid(x1[okx], y1[oky], indexing="ij")
     X0, Y0, X1, Y1 = X0.ravel(), Y0.ravel(), X1.ravel(), Y1.ravel()
-    span_y, span_x = (Y1 - Y0 + 1).astype(np.float32), (X1 - X0 + 1).astype(np.float32)
-
-    def column(c, x):  # mean of cumulative map c along column x, rows Y0..Y1
-        x = np.clip(x, 0, w - 1)
-        return (c[Y1 + 1, x] - c[Y0, x]) / span_y
-
-    def row(c, y):
-        y = np.clip(y, 0, h - 1)
-        return (c[y, X1 + 1] - c[y, X0]) / span_x
-
-    sides = np.stack([column(cv, X0), column(cv, X1), row(ch, Y0), row(ch, Y1)])
-    changing = np.stack([np.minimum(column(av, X - GAP), column(av, X + GAP)) for X in (X0, X1)]
-                        + [np.minimum(row(ah, Y - GAP), row(ah, Y + GAP)) for Y in (Y0, Y1)])
+    sides = _sides(cv, ch, X0, Y0, X1, Y1)
+    changing = np.minimum(_sides(av, ah, X0 - GAP, Y0 - GAP, X1 - GAP, Y1 - GAP, (X0, Y0, X1, Y1)),
+                          _sides(av, ah, X0 + GAP, Y0 + GAP, X1 + GAP, Y1 + GAP, (X0, Y0, X1, Y1)))
     border = np.stack([X0 == 0, X1 == w - 1, Y0 == 0, Y1 == h - 1])
     on_edge = border.sum(axis=0)
     support = np.where(border, 1.0, np.where(changing >= ACTIVE, sides, 0.0)).min(axis=0)
+    span_y, span_x = (Y1 - Y0 + 1).astype(np.float32), (X1 - X0 + 1).astype(np.float32)
     ok = (support >= SIDE) & (on_edge <= 1) & (span_x * span_y <= MAX_AREA * w * h)
     out = np.stack([X0, Y0, X1, Y1, support, on_edge], axis=1)[ok]
     return out[np.argsort(-out[:, 4], kind="stable")[:KEEP]]
@@ -183,27 +211,32 @@ def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int,
 def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Rectangles ``(x0, y0, x1, y1)`` (the inside, end exclusive) of pictures inset into ``frames``
     (``(n, h, w, 3)`` RGB uint8, consecutive), at most ``MAX_INSETS``; empty when there is none
-    (or fewer than ``WINDOW`` frames). A rectangle counts where two neighbouring stretches of
-    the clip find it (content's lines move, a border does not); the one most stretches find is
-    taken first, then the one with fewest sides on the frame's edge (a side there is not seen,
-    only allowed), then the best supported."""
+    (or fewer than ``WINDOW`` frames). A rectangle counts where one stretch of the clip finds it
+    and a neighbouring one shows its sides as lines too, if more weakly (content's lines move, a
+    border does not); the one most stretches find is taken first, then the one with fewest sides
+    on the frame's edge (a side there is not seen, only allowed), then the best supported."""
     n = len(frames)
     if n < WINDOW:
         return []
     gx, gy = _edges(frames)
     vert, horiz = _lines(gx), _lines(gy.transpose(0, 2, 1)).transpose(0, 2, 1)
     change = _step(frames[1:], frames[:-1])
-    found = []
-    for a in range(0, n - WINDOW + 1, max(1, WINDOW // 2)):  # stretches overlapping by half
+    found, maps = [], []
+    starts = range(0, n - WINDOW + 1, max(1, WINDOW // 2))  # stretches overlapping by half
+    for a in starts:
         # a line's share of the stretch's frames: a border holds in all, a moving edge passes by
-        r = _rectangles(vert[a:a + WINDOW].mean(axis=0), horiz[a:a + WINDOW].mean(axis=0),
-                        change[a:a + WINDOW - 1].mean(axis=0))
+        v, hz = vert[a:a + WINDOW].mean(axis=0), horiz[a:a + WINDOW].mean(axis=0)
+        r = _rectangles(v, hz, change[a:a + WINDOW - 1].mean(axis=0))
         found.append(np.hstack([r, np.full((len(r), 1), a)]))  # and the stretch it holds in
-    kept = []  # rectangles a neighbouring stretch also finds
-    for i in range(len(found) - 1):
-        for j in range(i + 1, min(len(found), i + 1 + SPAN)):
-            near = np.abs(found[i][:, None, :4] - found[j][None, :, :4]).max(axis=2) <= SAME
-            kept += [found[i][near.any(axis=1)], found[j][near.any(axis=0)]]
+        maps.append(_cumulative(v, hz))
+    # rectangles whose sides a neighbouring stretch also shows as lines, if more weakly (a border
+    # between pictures of like colour fades in and out; and where the lines of a picture's own
+    # make hundreds of rectangles, a neighbour's own short list need not hold the inset's)
+    kept = []  # (with the finder's frames only)
+    for i, r in enumerate(found):
+        near = [j for j in range(max(0, i - SPAN), min(len(found), i + SPAN + 1)) if j != i]
+        if len(r) and near:
+            kept.append(r[np.any([_held(*maps[j], r) for j in near], axis=0)])
     rects = np.concatenate(kept) if kept else np.zeros((0, 7))
     if not len(rects):
         return []
