@@ -214,9 +214,12 @@ def segments(local: Local, row: int, qtimes: np.ndarray, vtimes: np.ndarray, per
     mean = local.total[row][ii, jj] / np.maximum(ii - i0 + 1, 1)  # one pair per query frame
     qdur = qtimes[ii] - qtimes[i0] + period
     vdur = vtimes[jj] - vtimes[j0] + period
-    score = segment_score(mean, np.minimum(np.maximum(qdur, vdur), SLOWEST * np.minimum(qdur, vdur)), threshold,
-                          length_half_s)
-    strength = 1.0 - 0.5 ** (h[ii, jj].astype(np.float64) / gain_half)
+    longer = np.maximum(qdur, vdur)
+    credited = np.minimum(longer, SLOWEST * np.minimum(qdur, vdur))
+    score = segment_score(mean, credited, threshold, length_half_s)
+    # and its gain only as much of it: many query frames piled onto a few video frames (or the
+    # other way) are not that much copy, however alike (smooth or dark pictures are)
+    strength = 1.0 - 0.5 ** (h[ii, jj].astype(np.float64) * (credited / longer) / gain_half)
     order = np.lexsort((jj, ii, -strength))
     taken: list[Segment] = []
     spans: list[tuple[int, int]] = []

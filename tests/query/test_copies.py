@@ -134,6 +134,21 @@ def test_query_frames_piled_onto_one_video_frame_are_not_seconds_of_copy():
     assert pile.score < 0.8 * diagonal.score, (pile, diagonal)
 
 
+def test_a_long_pile_onto_one_video_frame_is_weaker_than_a_short_diagonal():
+    """Eight query frames piled onto one video frame (a dark or smooth picture is alike for a
+    long time) gain more in all than four along the diagonal; strength, which ranks, credits the
+    pile as the copy score does: with the length both sides show."""
+    sim = np.full((2, 10, 10), 0.1, np.float32)
+    sim[0, 1:9, 3] = 0.95
+    sim[1, np.arange(1, 5), np.arange(1, 5)] = 0.95
+    local = local_align(sim, 0.6)
+    assert local.h[0].max() > local.h[1].max()  # the pile gains more
+    t = np.arange(10, dtype=float)
+    pile, diagonal = (segments(local, row, t, t, 1.0, 0.6, 1.5, 4, 0.0)[0] for row in (0, 1))
+    assert pile.query_end_s - pile.query_start_s >= 6 and pile.start_s == pile.end_s == 3
+    assert pile.strength < diagonal.strength, (pile, diagonal)
+
+
 def test_duplicate_groups_come_from_the_table(searcher, monkeypatch):
     table = build(searcher)
     monkeypatch.setattr(searcher, "similar", lambda *a, **k: pytest.fail("duplicates must not search"))
