@@ -130,11 +130,8 @@ def main() -> None:
             ours = [m.video_id for m in s.similar(q, 10)]
             query_s.append(time.perf_counter() - t0)
             whole = [m.video_id for m in s.similar(q, 10, "whole_video")]
-            mf = [ids[i] for i in np.argsort(-(mean_feats @ q.feats.mean(0)))[:10]]
-            nearest = s.frame_video[np.argmax(q.feats @ s.feats.T, axis=1)]
-            votes = np.bincount(nearest, minlength=len(ids)).astype(float)
-            fv = [ids[i] for i in np.argsort(-votes, kind="stable")[:10]]
-            for name, order in zip(systems, (ours, whole, mf, fv)):
+            peers = peer_orders(s, q, mean_feats)
+            for name, order in zip(systems, (ours, whole, peers["mean-feature"], peers["frame-vote"])):
                 per_kind[kind][name].append(rank_of(order, vid))
             twin = vid.replace("src/", "twin/")
             if twin in ids and kind != "clip-inside":
@@ -329,9 +326,16 @@ def embedded_copy_cases(s: Searcher, embedder: ClipEmbedder, truth: dict, frames
     return out
 
 
+def peer_orders(s: Searcher, q, mean_feats: np.ndarray, k: int = 10) -> dict[str, list[str]]:
+    """The naive peers' top ``k`` for query ``q``: by the cosine of mean features, and by votes of
+    each query frame for the video of its nearest indexed frame."""
+    votes = np.bincount(s.frame_video[np.argmax(q.feats @ s.feats.T, axis=1)], minlength=len(s.ids))
+    return {"mean-feature": [s.ids[i] for i in np.argsort(-(mean_feats @ q.feats.mean(0)))[:k]],
+            "frame-vote": [s.ids[i] for i in np.argsort(-votes.astype(float), kind="stable")[:k]]}
+
+
 def copy_segment_section(s: Searcher, cases: list, mean_feats: np.ndarray) -> str:
     """Rank 1 per case for each mode and the peers; the copy score's calibration; the cost."""
-    ids = s.ids
     systems = [name for name, _ in MODE_NAMES] + ["mean-feature", "frame-vote"]
     found: dict[str, dict[str, list[bool]]] = {}
     per_kind: dict[str, list[bool]] = {}
@@ -350,9 +354,7 @@ def copy_segment_section(s: Searcher, cases: list, mean_feats: np.ndarray) -> st
                 positives += [max(copy.get(v, 0.0) for v in holders) for holders in srcs]
                 if len(srcs) == 2:
                     segs_two.append(all(any(m.video_id in holders and m.segments for m in res) for holders in srcs))
-        orders["mean-feature"] = [ids[i] for i in np.argsort(-(mean_feats @ q.feats.mean(0)))[:10]]
-        votes = np.bincount(s.frame_video[np.argmax(q.feats @ s.feats.T, axis=1)], minlength=len(ids))
-        orders["frame-vote"] = [ids[i] for i in np.argsort(-votes.astype(float), kind="stable")[:10]]
+        orders.update(peer_orders(s, q, mean_feats))
         if not srcs:
             continue
         for name in systems:  # found: a holder of every piece, with nothing but holders ranked above the last
@@ -401,7 +403,6 @@ def hard_copy_section(s: Searcher, embedder: ClipEmbedder, truth: dict, frames: 
     ``testkit.media.HARD_KINDS``, whole and as a piece inside other footage, for vidatlas and the
     peers; and how many of them reach the served copy threshold."""
     rng = np.random.default_rng(seed)
-    ids = s.ids
     systems = ("vidatlas segments", "mean-feature", "frame-vote")
     found: dict[tuple[str, str], dict[str, list[bool]]] = {}
     called: dict[tuple[str, str], list[bool]] = {}
@@ -422,10 +423,7 @@ def hard_copy_section(s: Searcher, embedder: ClipEmbedder, truth: dict, frames: 
                 clip = write_video(tmp / "hardq.mp4", q, fps=FPS, options={"crf": "30"})
                 e = embedder.embed(s, clip.read_bytes(), dense=True)
                 res = s.similar(e, 10)
-                orders = {"vidatlas segments": [m.video_id for m in res],
-                          "mean-feature": [ids[i] for i in np.argsort(-(mean_feats @ e.feats.mean(0)))[:10]]}
-                votes = np.bincount(s.frame_video[np.argmax(e.feats @ s.feats.T, axis=1)], minlength=len(ids))
-                orders["frame-vote"] = [ids[i] for i in np.argsort(-votes.astype(float), kind="stable")[:10]]
+                orders = {"vidatlas segments": [m.video_id for m in res], **peer_orders(s, e, mean_feats)}
                 for name in systems:
                     found.setdefault((kind, case), {}).setdefault(name, []).append(
                         min(rank_of(orders[name], v) for v in holders) == 1)
