@@ -141,6 +141,16 @@ def _spread(count: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(np.int64))
 
 
+def refined(starts: list[tuple], count: int, voted_share: float) -> list[tuple]:
+    """Which of the crop search's ``starts`` (one a candidate, in order of how often its frames
+    are nearest the query's; each led by its agreement at the best coarse window) are refined:
+    ``voted_share`` of ``count`` in that order, whatever their coarse agreement (other shots of the
+    places a copy's other footage shows are crops of the same pictures and agree well at some
+    coarse window), then the rest by coarse agreement."""
+    first = int(voted_share * count)
+    return starts[:first] + sorted(starts[first:], key=lambda x: -x[0])[:count - first]
+
+
 class Searcher:
     """Everything a query needs from one bundle version, prepared once at load."""
 
@@ -493,7 +503,7 @@ class Searcher:
                      .max(axis=0) for s, j in pairs]
             best = int(np.argmax([a.max() for a in agree]))
             starts.append((float(agree[best].max()), int(c), pairs[best], coarse[int(np.argmax(agree[best]))], pictures, lo, hi))
-        for _, c, (s0, j0), window, pictures, lo, hi in sorted(starts, key=lambda x: -x[0])[:refine]:
+        for _, c, (s0, j0), window, pictures, lo, hi in refined(starts, refine, st.crop_register_voted):
             f0 = int(col[s0, j0])
             moments = [(qpix[slice(*bounds[t])], f0 + t - s0 - lo) for t in (s0 - 1, s0, s0 + 1)
                        if 0 <= t < len(slots) and lo <= f0 + t - s0 < hi]

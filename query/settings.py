@@ -40,6 +40,10 @@ class SearchSettings:
     """Candidates whose crop window is refined (one geometry per copied piece): of twice as many
     nearest most often, those whose nearest pairs agree best at a coarse window. Each costs clip
     queries about 15 ms."""
+    crop_register_voted: float = 0.25
+    """Share of the refined candidates taken as the nearest most often, whatever their coarse
+    agreement: other shots of the places in a copy's other footage are crops of the same pictures
+    and agree well at some coarse window, so the copy's source could be left out."""
     crop_register_indexed: int = 2
     """The same for a query by a whole indexed video (what the similar-videos table, and so the
     duplicate groups, are built from; time ranges are not crop-searched): a cropped, rotated or
@@ -162,7 +166,7 @@ class SearchSettings:
                      "dissimilar_pool", "graph_neighbours", "spread_iterations", "view_frames", "view_checks"):
             if getattr(self, name) < 1:
                 raise VidatlasError(f"search setting {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("same_place", "cut_similarity", "cut_link", "spread_alpha", "pixel_min_similarity"):
+        for name in ("same_place", "cut_similarity", "cut_link", "spread_alpha", "pixel_min_similarity", "crop_register_voted"):
             if not 0 <= getattr(self, name) <= 1:
                 raise VidatlasError(f"search setting {name} must be in [0, 1], got {getattr(self, name)}")
         if self.view_rounds < 0 or self.view_bridges < 0 or not 0 < self.view_min_area <= 1 \

@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 
 from indexer import read_bundle
-from query.search import EXACT_PATHS, Searcher, _path_neighbours
+from query.search import EXACT_PATHS, Searcher, _path_neighbours, refined
 from testkit.bundles import synthetic_bundle
 
 
@@ -53,3 +53,13 @@ def test_a_short_copy_inside_a_long_clip_is_a_candidate_wherever_it_lies(tmp_pat
         q = s.query_for_frames(np.arange(300.0), s.feats[rows].astype(np.float32), s.codes[rows])
         candidates, voted = s._candidates(q, 1)
         assert source in candidates[:voted], (at, candidates[:voted])
+
+
+def test_the_candidate_nearest_most_often_is_refined_for_crops_whatever_its_coarse_agreement():
+    """Twelve other shots of a copy's surroundings agree better at a coarse window than the
+    copy's source, which the query's frames are nearest most often: the source is still refined."""
+    starts = [(0.7, "source")] + [(0.9 + i / 100, f"other {i}") for i in range(15)]
+    chosen = [c for _, c in refined(starts, 12, 0.25)]
+    assert len(chosen) == 12 and chosen[0] == "source"
+    assert chosen[3:] == [f"other {i}" for i in range(14, 5, -1)]  # then the best coarse agreements
+    assert "source" not in [c for _, c in refined(starts, 12, 0.0)]
