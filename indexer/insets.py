@@ -122,16 +122,15 @@ def _held(cv: np.ndarray, ch: np.ndarray, rects: np.ndarray) -> np.ndarray:
     return (ok | np.stack([x0 == 0, x1 == w - 1, y0 == 0, y1 == h - 1])).all(axis=0)
 
 
-def _rectangles(vert: np.ndarray, horiz: np.ndarray, active: np.ndarray) -> np.ndarray:
+def _rectangles(cv: np.ndarray, ch: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Rectangles ``(x0, y0, x1, y1, support, sides on the frame's edge)`` (a row each; x0..x1 and
     y0..y1 their border's columns and rows) whose every side is on a line along at least ``SIDE``
-    of its length with the picture changing on both sides of it, from line maps across columns
-    (``vert``: a vertical side at column x) and across rows (``horiz``) and the mean change
-    between frames (``active``); the ``KEEP`` best supported (by their weakest side not on the
-    frame's edge, which needs no line). At most one side on the frame's edge: two lines meeting
-    at a corner are too common in pictures to be taken for an inset."""
-    h, w = vert.shape
-    cv, ch = _cumulative(vert, horiz)
+    of its length with the picture changing on both sides of it, from the cumulative line maps
+    (:func:`_cumulative`) across columns (``cv``: a vertical side at column x) and across rows
+    (``ch``) and the mean change between frames (``active``); the ``KEEP`` best supported (by
+    their weakest side not on the frame's edge, which needs no line). At most one side on the
+    frame's edge: two lines meeting at a corner are too common in pictures to be taken for an inset."""
+    h, w = active.shape
     av, ah = _cumulative(active, active)
     xs = np.unique(np.r_[_strongest(cv, int(MIN_SIZE * h)), 0, w - 1])
     ys = np.unique(np.r_[_strongest(ch.T, int(MIN_SIZE * w)), 0, h - 1])
@@ -225,10 +224,9 @@ def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
     starts = range(0, n - WINDOW + 1, max(1, WINDOW // 2))  # stretches overlapping by half
     for a in starts:
         # a line's share of the stretch's frames: a border holds in all, a moving edge passes by
-        v, hz = vert[a:a + WINDOW].mean(axis=0), horiz[a:a + WINDOW].mean(axis=0)
-        r = _rectangles(v, hz, change[a:a + WINDOW - 1].mean(axis=0))
+        maps.append(_cumulative(vert[a:a + WINDOW].mean(axis=0), horiz[a:a + WINDOW].mean(axis=0)))
+        r = _rectangles(*maps[-1], change[a:a + WINDOW - 1].mean(axis=0))
         found.append(np.hstack([r, np.full((len(r), 1), a)]))  # and the stretch it holds in
-        maps.append(_cumulative(v, hz))
     # rectangles whose sides a neighbouring stretch also shows as lines, if more weakly (a border
     # between pictures of like colour fades in and out; and where the lines of a picture's own
     # make hundreds of rectangles, a neighbour's own short list need not hold the inset's)

@@ -347,9 +347,11 @@ class Searcher:
     def _query_self_agreement(self, q: Query) -> np.ndarray | None:
         """The self agreement of each of ``q``'s pixel signatures: a clip's own, an indexed query's
         from the bundle (computed from its thumbnails, as stored, for bundles written before it was)."""
-        rows = self.rows_of(q)
-        if q.self_agreement is not None or q.pixels is not None or rows is None:
+        if q.self_agreement is not None or q.pixels is not None:
             return q.self_agreement
+        rows = self.rows_of(q)
+        if rows is None:
+            return None
         if self.bundle.pixel_self is not None:
             return np.asarray(self.bundle.pixel_self[rows], np.float32)
         return Pictures(self.bundle.frames.take(rows)).self_agreement().astype(np.float16).astype(np.float32)
