@@ -500,13 +500,16 @@ class Searcher:
             v = candidates[c]
             n = int(self.offsets[v + 1] - self.offsets[v])
             lo, hi = max(int(col[mine].min()) - 3, 0), min(int(col[mine].max()) + 4, n)  # and the moments around
-            pictures = Pictures(self.bundle.frames.take(np.arange(self.offsets[v] + lo, self.offsets[v] + hi)))
             pairs = sorted(zip(*np.nonzero(mine)), key=lambda sj: -closeness[sj])[:3]
-            agree = [window_agreement(qpix[slice(*bounds[s])], pictures.signature(coarse, [col[s, j] - lo])[0], *grid)
-                     .max(axis=0) for s, j in pairs]
+            at_pairs = [int(col[s, j]) for s, j in pairs]  # (only these frames' pictures until it is refined)
+            few = Pictures(self.bundle.frames.take(self.offsets[v] + np.array(at_pairs)))
+            agree = [window_agreement(qpix[slice(*bounds[s])], few.signature(coarse, [i])[0], *grid).max(axis=0)
+                     for i, (s, _) in enumerate(pairs)]
             best = int(np.argmax([a.max() for a in agree]))
-            starts.append((float(agree[best].max()), int(c), pairs[best], coarse[int(np.argmax(agree[best]))], pictures, lo, hi))
-        for _, c, (s0, j0), window, pictures, lo, hi in refined(starts, refine, st.crop_register_voted):
+            starts.append((float(agree[best].max()), int(c), pairs[best], coarse[int(np.argmax(agree[best]))], lo, hi))
+        for _, c, (s0, j0), window, lo, hi in refined(starts, refine, st.crop_register_voted):
+            v = candidates[c]
+            pictures = Pictures(self.bundle.frames.take(np.arange(self.offsets[v] + lo, self.offsets[v] + hi)))
             f0 = int(col[s0, j0])
             moments = [(qpix[slice(*bounds[t])], f0 + t - s0 - lo) for t in (s0 - 1, s0, s0 + 1)
                        if 0 <= t < len(slots) and lo <= f0 + t - s0 < hi]
