@@ -108,7 +108,7 @@ HARD_KINDS = ("letterboxed", "windowboxed", "pip", "blurred", "noisy", "contrast
               "slower", "combined")
 
 
-def _resize(f: np.ndarray, w: int, h: int) -> np.ndarray:
+def resized(f: np.ndarray, w: int, h: int) -> np.ndarray:
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
         width=max(2, w // 2 * 2), height=max(2, h // 2 * 2), interpolation="AREA").to_ndarray(format="rgb24")
 
@@ -167,7 +167,7 @@ def hard_transform(frames: list[np.ndarray], kind: str, rng: np.random.Generator
         out = []
         for f in frames:
             g = np.zeros_like(f)
-            g[y:y + ch, x:x + cw] = _resize(f, cw, ch)
+            g[y:y + ch, x:x + cw] = resized(f, cw, ch)
             out.append(g)
         return out
     if kind == "pip":  # shrunk to 40-65 % over other moving footage, anywhere in the picture
@@ -179,7 +179,7 @@ def hard_transform(frames: list[np.ndarray], kind: str, rng: np.random.Generator
         out = []
         for f, b in zip(frames, background):
             g = b.copy()
-            g[y:y + ch, x:x + cw] = _resize(f, cw, ch)
+            g[y:y + ch, x:x + cw] = resized(f, cw, ch)
             out.append(g)
         return out
     if kind == "blurred":
@@ -220,5 +220,5 @@ def hard_transform(frames: list[np.ndarray], kind: str, rng: np.random.Generator
         out = frames
         for k in kinds:
             out = transform(out, k, rng)
-        return [_resize(f, w, h) for f in out]
+        return [resized(f, w, h) for f in out]
     raise ValueError(f"unknown copy kind {kind!r}")
