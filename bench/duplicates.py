@@ -91,7 +91,7 @@ def run(sources: int) -> str:
     t0 = time.perf_counter()
     tab = neighbours.build(s)
     build_s = time.perf_counter() - t0
-    groups = neighbours.duplicate_groups(s.ids, tab, s.settings.copy_threshold)
+    groups = neighbours.duplicate_groups(s.ids, tab, s.settings.indexed_copy_threshold)
     group = {v: g for g, grp in enumerate(groups) for v in grp.videos}
     ids = s.ids
     ours = pair_counts(ids, lambda a, b: ids[a] in group and group.get(ids[a]) == group.get(ids[b]))
@@ -103,7 +103,7 @@ def run(sources: int) -> str:
     peer = pair_counts(ids, lambda a, b: bool(cos[a, b] >= bound))
     rows = [[name, tp + fp, tp, fp, fn, f"{tp / max(tp + fp, 1):.2f}", f"{tp / max(tp + fn, 1):.2f}"]
             for name, (tp, fp, fn) in (("vidatlas duplicate groups (calibrated threshold "
-                                        f"{s.settings.copy_threshold:g})", ours),
+                                        f"{s.settings.indexed_copy_threshold:g})", ours),
                                        (f"mean-feature cosine >= {bound:.3f} (as many pairs)", peer))]
     per: dict[str, list[bool]] = {}
     for v in ids:

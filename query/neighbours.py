@@ -147,7 +147,7 @@ def build(searcher: Searcher, k: int = TABLE_K, workers: int = 1, nice: bool = F
             list(pool.map(one, range(shard[0], n, shard[1])))
     if any(e.is_set() for e in stopped):
         raise Cancelled()
-    return NeighbourTable(k, videos, scores, ranges, copy, segments, searcher.settings.copy_threshold)
+    return NeighbourTable(k, videos, scores, ranges, copy, segments, searcher.settings.indexed_copy_threshold)
 
 
 def _table_k(k: int, n: int) -> int:
@@ -208,7 +208,7 @@ def _read(path: Path, searcher: Searcher, k: int, rows: int | None = None) -> Ne
     rows = n if rows is None else rows
     try:
         with np.load(path) as z:
-            table = NeighbourTable(int(z["k"]), *(z[f] for f in _ARRAYS), searcher.settings.copy_threshold) \
+            table = NeighbourTable(int(z["k"]), *(z[f] for f in _ARRAYS), searcher.settings.indexed_copy_threshold) \
                 if int(z["format"]) == FORMAT else None
         if table is not None and table.k == _table_k(k, n) and table.videos.shape[0] == rows \
                 and table.videos.max(initial=-1) < n \

@@ -373,6 +373,12 @@ class Searcher:
                     best[m.video_id] = m
         return sorted(best.values(), key=lambda m: (-m.score, m.video_id))[:k]
 
+    def copy_threshold_for(self, q: Query) -> float:
+        """The calibrated copy threshold for ``q``: an indexed video's (its 1 fps samples against
+        the bundle's) or a clip's (every frame of it)."""
+        st = self.settings
+        return st.indexed_copy_threshold if q.video is not None else st.copy_threshold
+
     def _similar(self, q: Query, k: int, mode: str) -> list[Match]:
         st = self.settings
         candidates, voted = self._candidates(q, st.candidates(k))
@@ -456,7 +462,7 @@ class Searcher:
                 rng = (float(self.frame_time[a + first[c]]), float(self.frame_time[a + last[c]]),
                        float(q.times[0]), float(q.times[-1]))
             matches.append(Match(self.ids[v], score, *rng, segments=segs, copy_score=copy,
-                                 is_copy=copy >= st.copy_threshold))
+                                 is_copy=copy >= self.copy_threshold_for(q)))
         matches.sort(key=lambda m: (-m.score, m.video_id))
         return matches[:k]
 

@@ -105,6 +105,17 @@ class SearchSettings:
     0.58 let 10 of the 240 drawn with seeds 2-4 through (4.2 %, 9 of them 33 s long), as the earlier
     calibration, on the 80 queries of 11 s of seed 1, held in-sample only. ``bench/quality.py``
     checks it on draws held out from these (seed 6)."""
+    indexed_copy_threshold: float = 0.5
+    """The calibrated copy threshold for queries that are indexed videos (by id: FindSimilar of a
+    video or time range, the similar-videos table, duplicate groups). Both sides are then the
+    bundle's own 1 fps samples at unrelated phases (a copy shows the source's pan up to half a
+    second off), so copies and non-copies both score lower than a clip's every frame does, and
+    the clip's ``copy_threshold`` missed copies no non-copy came near. Chosen on 2026-12-07 on the
+    similar-videos tables of three collections of bench/duplicates.py (sources and copies drawn
+    with seeds 7, 8 and 9): of 7,775 table entries linking videos that copy nothing of each other
+    (non-copies of indexed places among them) the highest scored 0.468, 0.435 and 0.386; at 0.5
+    duplicate-pair recall went 0.69 / 0.60 / 0.58 -> 0.77 / 0.64 / 0.67 (pieces grouped 7 / 4 / 4 ->
+    10 / 6 / 8 of 16), no false pair in any."""
     anomaly_neighbours: int = 3
     """A video's path isolation is its mean fingerprint distance to this many nearest videos."""
     path_isolation_weight: float = 0.5
@@ -170,7 +181,8 @@ class SearchSettings:
                      "dissimilar_pool", "graph_neighbours", "spread_iterations", "view_frames", "view_checks"):
             if getattr(self, name) < 1:
                 raise VidatlasError(f"search setting {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("same_place", "cut_similarity", "cut_link", "spread_alpha", "pixel_min_similarity", "crop_register_voted"):
+        for name in ("same_place", "cut_similarity", "cut_link", "spread_alpha", "pixel_min_similarity", "crop_register_voted",
+                     "copy_threshold", "indexed_copy_threshold"):
             if not 0 <= getattr(self, name) <= 1:
                 raise VidatlasError(f"search setting {name} must be in [0, 1], got {getattr(self, name)}")
         if self.view_rounds < 0 or self.view_bridges < 0 or not 0 < self.view_min_area <= 1 \

@@ -216,7 +216,7 @@ def add_client_parsers(sub) -> None:
                        description="Groups of indexed videos linked by copied segments (copy score at or above "
                                    "the calibrated threshold), read from the server's similar-videos table.")
     p.add_argument("--min-score", type=float, default=0.0,
-                   help="copy score at or above which two videos are duplicates (default: the calibrated threshold)")
+                   help="copy score at or above which two videos are duplicates (default: the calibrated threshold for indexed videos)")
     p.set_defaults(func=cmd_duplicates)
     p = sub.add_parser("dissimilar", parents=[common, k], help="videos as different as possible",
                        description="Without --to: k videos as far from each other as possible. With --to: "

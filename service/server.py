@@ -87,11 +87,10 @@ class VidAtlasServicer(pb_grpc.VidAtlasServiceServicer):
         k = request.k
 
         def compute():
-            matches = neighbours.similar(state.searcher, self._query(state, request.query, context, dense=True), k,
-                                         state.table,
-                                         conv.mode(request))
+            q = self._query(state, request.query, context, dense=True)
+            matches = neighbours.similar(state.searcher, q, k, state.table, conv.mode(request))
             resp = conv.search_response(pb.FindSimilarResponse, matches, state.version)
-            resp.copy_threshold = state.searcher.settings.copy_threshold
+            resp.copy_threshold = state.searcher.copy_threshold_for(q)
             return resp
         return self._cached(state, "similar", request, context, compute, pb.FindSimilarResponse)
 
@@ -105,7 +104,7 @@ class VidAtlasServicer(pb_grpc.VidAtlasServiceServicer):
             raise VidatlasError("the similar-videos table is still being built; retry shortly", Code.UNAVAILABLE)
         if request.min_copy_score < 0:
             raise VidatlasError("min_copy_score must not be negative", Code.INVALID_ARGUMENT)
-        threshold = request.min_copy_score or state.searcher.settings.copy_threshold
+        threshold = request.min_copy_score or state.searcher.settings.indexed_copy_threshold
         return self._cached(state, "duplicates", request, context,
                             lambda: conv.duplicates_response(
                                 neighbours.duplicate_groups(state.searcher.ids, state.table, threshold),

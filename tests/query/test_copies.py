@@ -149,16 +149,32 @@ def test_a_long_pile_onto_one_video_frame_is_weaker_than_a_short_diagonal():
     assert pile.strength < diagonal.strength, (pile, diagonal)
 
 
+def test_indexed_videos_and_clips_are_called_copies_at_their_own_thresholds(searcher, embed, tmp_path):
+    """A query by id (the bundle's 1 fps samples) is judged by ``indexed_copy_threshold``, a clip
+    (its every frame) by ``copy_threshold``: the same copy score is a copy under one and not the
+    other."""
+    by_id = searcher.query_for_video("b/quarry")
+    clip = embed(_video("b/quarry"), tmp_path / "q.mp4")
+    for q, own, other in ((by_id, "indexed_copy_threshold", "copy_threshold"),
+                          (clip, "copy_threshold", "indexed_copy_threshold")):
+        score = max(m.copy_score for m in searcher.similar(q, 5))
+        assert 0.1 < score < 0.99, score
+        for mine, verdict in ((score - 0.01, True), (score + 0.01, False)):
+            s = Searcher(searcher.bundle, dataclasses.replace(searcher.settings, **{own: mine, other: 1.0 - mine}))
+            assert any(m.is_copy for m in s.similar(q, 5)) is verdict, (own, mine, score)
+            assert s.copy_threshold_for(q) == pytest.approx(mine)
+
+
 def test_duplicate_groups_come_from_the_table(searcher, monkeypatch):
     table = build(searcher)
     monkeypatch.setattr(searcher, "similar", lambda *a, **k: pytest.fail("duplicates must not search"))
-    groups = duplicate_groups(searcher.ids, table, searcher.settings.copy_threshold)
+    groups = duplicate_groups(searcher.ids, table, searcher.settings.indexed_copy_threshold)
     together = [g for g in groups if "b/quarry" in g.videos]
     assert together and "b/quarry_reordered" in together[0].videos  # they share two copied shots
     assert all(len(g.videos) >= 2 for g in groups)
     assert not any(v.startswith("c/") for g in groups for v in g.videos)  # noise and flashes copy nothing
     for g in groups:
-        assert all(c >= searcher.settings.copy_threshold and segs for _, _, c, segs in g.pairs)
+        assert all(c >= searcher.settings.indexed_copy_threshold and segs for _, _, c, segs in g.pairs)
 
 
 # -- pixel signatures: what tells a copy from another shot of the same place -------------------

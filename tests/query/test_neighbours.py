@@ -203,6 +203,6 @@ def test_an_indexed_off_centre_crop_joins_its_source_in_the_duplicate_groups(tmp
     for searcher, grouped in ((s, True), (off, False)):
         found = {m.video_id: m for m in searcher.similar(searcher.query_for_video("crop"), 3)}
         assert found["source"].is_copy is grouped  # only the crop search meets the crop's window
-        groups = duplicate_groups(searcher.ids, build(searcher), searcher.settings.copy_threshold)
+        groups = duplicate_groups(searcher.ids, build(searcher), searcher.settings.indexed_copy_threshold)
         assert any({"crop", "source"} <= set(g.videos) for g in groups) is grouped
         assert not any({"quarry", "lab"} & set(g.videos) for g in groups)
