@@ -41,6 +41,7 @@ from bench.common import table, write_section  # noqa: E402
 from bench.quality import FPS, PHOTOS, SIZE, build_set, other_footage, peer_orders, piece_holders  # noqa: E402
 from bench.shared_places import mean_features  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
+from indexer.decode import letterbox, refit  # noqa: E402
 from indexer.samples import pan, photo, write_video  # noqa: E402
 from query.search import Searcher  # noqa: E402
 from service.embed import ClipEmbedder  # noqa: E402
@@ -51,16 +52,6 @@ SITUATIONS = ("aspect 4:3", "25 fps", "upscaled", "2 s piece", "at the start", "
               "two transforms", "crossfades", "crf 40")
 PEERS = ("mean-feature", "frame-vote")
 LONG_S, LONG_SHOT_S = 60, 5
-
-
-def _letterboxed(f: np.ndarray, width: int, height: int) -> np.ndarray:
-    h, w = f.shape[:2]
-    s = min(width / w, height / h)
-    nw, nh = int(w * s) // 2 * 2, int(h * s) // 2 * 2
-    out = np.zeros((height, width, 3), np.uint8)
-    y, x = (height - nh) // 2, (width - nw) // 2
-    out[y:y + nh, x:x + nw] = resized(f, nw, nh)
-    return out
 
 
 def situation(kind: str, truth: dict, vid: str, frames: list[np.ndarray], rng: np.random.Generator):
@@ -84,7 +75,7 @@ def situation(kind: str, truth: dict, vid: str, frames: list[np.ndarray], rng: n
 
     if kind == "aspect 4:3":
         w, h = 144, 108
-        q = other(4, size=(w, h)) + [_letterboxed(f, w, h) for f in piece] + other(4, size=(w, h))
+        q = other(4, size=(w, h)) + [letterbox(refit(f, w, h), w, h) for f in piece] + other(4, size=(w, h))
     elif kind == "25 fps":
         fps = 25
         repeated = [piece[min(len(piece) - 1, int(i * FPS / fps))] for i in range(len(piece) * fps // FPS)]
