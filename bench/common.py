@@ -1,12 +1,15 @@
 """Shared helpers for the benchmarks: machine facts and writing a section of BENCHMARKS.md."""
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import platform
 import re
 import shlex
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -23,6 +26,15 @@ def machine() -> str:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"{cores} cores, {cpu}, Python {platform.python_version()}"
+
+
+def scratch(prefix: str) -> Path:
+    """A new temporary directory, removed when the benchmark exits (kept when the environment
+    sets VIDATLAS_BENCH_KEEP, to look at the videos and bundles it made)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if not os.environ.get("VIDATLAS_BENCH_KEEP"):
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def table(headers: list[str], rows: list[list]) -> str:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import table, write_section  # noqa: E402
+from bench.common import scratch, table, write_section  # noqa: E402
 from bench.quality import FPS, build_set, other_footage  # noqa: E402
 from bench.shared_places import mean_features  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
@@ -84,7 +83,7 @@ def pair_counts(ids: list[str], linked) -> tuple[int, int, int]:
 
 
 def run(sources: int) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="vidatlas-duplicates-"))
+    tmp = scratch("vidatlas-duplicates-")
     build(tmp / "videos", sources)
     index(tmp / "videos", tmp / "atlas", IndexSettings(progress=False))
     s = Searcher(read_bundle(tmp / "atlas"))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import table, write_section  # noqa: E402
+from bench.common import scratch, table, write_section  # noqa: E402
 from indexer import IndexSettings  # noqa: E402
 from indexer.backbone import Backbone  # noqa: E402
 from indexer.settings import available_cores  # noqa: E402
@@ -94,7 +93,7 @@ def end_to_end(videos: int, seconds: int, write: bool, existing: Path | None = N
     generated videos; wall time and the run's own stage split."""
     import json
     import subprocess
-    tmp = Path(tempfile.mkdtemp(prefix="vidatlas-e2e-"))
+    tmp = scratch("vidatlas-e2e-")
     if existing:  # the videos of an earlier run (--video DIR)
         (tmp / "videos").symlink_to(existing.resolve())
     for i in range(0 if existing else videos):
@@ -135,7 +134,7 @@ def main() -> None:
     if args.end_to_end:
         return end_to_end(args.end_to_end, args.seconds, args.write, args.video)
     seconds = 30 if args.quick else args.seconds
-    tmp = Path(tempfile.mkdtemp(prefix="vidatlas-bench-"))
+    tmp = scratch("vidatlas-bench-")
     video = args.video or make_video(tmp / f"720p25_{seconds}s.mp4", seconds)
     with av.open(str(video)) as c:
         s = c.streams.video[0]

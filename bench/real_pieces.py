@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import table, write_section  # noqa: E402
+from bench.common import scratch, table, write_section  # noqa: E402
 from bench.quality import COPY_S, FPS, OTHER_S, SIZE, build_set, other_footage, peer_orders, rank_of  # noqa: E402
 from bench.shared_places import mean_features  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
@@ -49,7 +48,7 @@ def clip_frames(path: Path) -> list[np.ndarray]:
 
 
 def run(draws: list[int], sources: int) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="vidatlas-real-"))
+    tmp = scratch("vidatlas-real-")
     truth, _ = build_set(tmp / "videos", sources)  # the evaluation set of bench/quality.py, real clips included
     index(tmp / "videos", tmp / "atlas", IndexSettings(progress=False))
     s = Searcher(read_bundle(tmp / "atlas"))

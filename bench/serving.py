@@ -15,14 +15,13 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import table, write_section  # noqa: E402
+from bench.common import scratch, table, write_section  # noqa: E402
 from testkit.bundles import synthetic_bundle  # noqa: E402
 
 
@@ -85,7 +84,7 @@ def main() -> None:
     p.add_argument("--write", action="store_true")
     args = p.parse_args()
     videos, requests = (200, 200) if args.quick else (args.videos, args.requests)
-    tmp = Path(tempfile.mkdtemp(prefix="vidatlas-serving-"))
+    tmp = scratch("vidatlas-serving-")
     t0 = time.perf_counter()
     path = synthetic_bundle(tmp, videos, args.frames)
     build_s = time.perf_counter() - t0

@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import table, write_section  # noqa: E402
+from bench.common import scratch, table, write_section  # noqa: E402
 from bench.quality import FPS, PHOTOS, SIZE, build_set, other_footage, peer_orders, piece_holders  # noqa: E402
 from bench.shared_places import mean_features  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
@@ -149,7 +148,7 @@ HEADER = ["case", "queries", "vidatlas R@1", "mean-feature R@1", "frame-vote R@1
 
 
 def run(sources: int, long_videos: int) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="vidatlas-situations-"))
+    tmp = scratch("vidatlas-situations-")
     embedder = ClipEmbedder(ServiceSettings())
 
     def embed(s: Searcher, q: list[np.ndarray], fps: float, options: dict):

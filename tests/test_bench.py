@@ -3,6 +3,7 @@ except the quality floor the product promises)."""
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,10 @@ def test_pictures_benchmark_quick():
 
 
 def test_duplicates_benchmark_quick():
+    left = lambda: set(Path(tempfile.gettempdir()).glob("vidatlas-duplicates-*"))  # noqa: E731
+    before = left()
     text = run(ROOT / "bench" / "duplicates.py", "--quick")
+    assert left() <= before  # its videos and bundle are removed when it exits
     rows = table_rows(text, 7)
     ours = next(v for k, v in rows.items() if k.startswith("vidatlas duplicate groups"))
     peer = next(v for k, v in rows.items() if k.startswith("mean-feature cosine"))
