@@ -29,10 +29,13 @@ def machine() -> str:
 
 
 def scratch(prefix: str) -> Path:
-    """A new temporary directory, removed when the benchmark exits (kept when the environment
-    sets VIDATLAS_BENCH_KEEP, to look at the videos and bundles it made)."""
+    """A new temporary directory, removed when the benchmark exits (kept, and named on stderr,
+    when the environment sets VIDATLAS_BENCH_KEEP=1, to look at the videos and bundles it made
+    or hand them to a later run)."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
-    if not os.environ.get("VIDATLAS_BENCH_KEEP"):
+    if os.environ.get("VIDATLAS_BENCH_KEEP", "0") not in ("", "0"):
+        print(f"keeping {path}", file=sys.stderr)
+    else:
         atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 

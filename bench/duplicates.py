@@ -5,8 +5,9 @@
 
 FindSimilar's copy evaluation (bench/quality.py) queries with *clips*, decoded densely. Duplicate
 groups are read from the similar-videos table, which searches every *indexed* video by id: 1 fps
-samples against 1 fps samples, whatever the two videos' phases, and without the crop search
-(it serves clips only). This measures that path on the evaluation set of bench/quality.py
+samples against 1 fps samples, whatever the two videos' phases, with 2 refined crop-search
+candidates instead of 12 (`crop_register_indexed`), judged by the threshold calibrated for indexed
+videos (`indexed_copy_threshold`). This measures that path on the evaluation set of bench/quality.py
 (sources of three pans over photographs, reordered twins, real clips, noise) plus, indexed
 beside them, for every source: two whole copies transformed by two kinds in turn (every kind of
 `testkit.media.KINDS` and `HARD_KINDS`, random strength), a 3 s piece of it inside 8 s of other

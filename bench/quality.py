@@ -231,16 +231,17 @@ COPY_S, OTHER_S = 3, 4  # a 3 s copied piece between 4 s of other footage on eac
 MODE_NAMES = (("vidatlas segments", "segments"), ("vidatlas whole-video", "whole_video"))
 
 
-def other_footage(truth: dict, rng: np.random.Generator, seconds: float, avoid: set[str]) -> list[np.ndarray]:
+def other_footage(truth: dict, rng: np.random.Generator, seconds: float, avoid: set[str], size=SIZE,
+                  rate: int = FPS) -> list[np.ndarray]:
     """Footage of places other indexed videos show (their photos), shot differently: another pan
-    with another zoom, 1-2 s per shot."""
+    with another zoom, 1-2 s per shot (``size`` = width, height; ``rate`` frames a second)."""
     places = sorted({name for scenes in truth.values() for name, _ in scenes} - avoid)
     out: list[np.ndarray] = []
-    while len(out) < seconds * FPS:
-        shot = int(rng.integers(FPS, 2 * FPS + 1))
-        out += list(pan(photo(str(rng.choice(places))), shot, SIZE, int(rng.integers(1 << 30)),
+    while len(out) < seconds * rate:
+        shot = int(rng.integers(rate, 2 * rate + 1))
+        out += list(pan(photo(str(rng.choice(places))), shot, size, int(rng.integers(1 << 30)),
                         zoom=float(rng.uniform(0.45, 0.85))))
-    return out[:int(seconds * FPS)]
+    return out[:int(seconds * rate)]
 
 
 def copied_piece(truth: dict, vid: str, frames: list[np.ndarray], rng: np.random.Generator,
@@ -256,13 +257,14 @@ def copied_piece(truth: dict, vid: str, frames: list[np.ndarray], rng: np.random
     return copy_of(frames[start:start + span], kind, rng), holders
 
 
-def piece_holders(truth: dict, vid: str, start: int, span: int) -> list[str]:
-    """The indexed videos holding frames ``start:start + span`` of source ``vid`` (see :func:`copied_piece`)."""
+def piece_holders(truth: dict, vid: str, start: int, span: int, played=None) -> list[str]:
+    """The indexed videos holding frames ``start:start + span`` of source ``vid`` (see
+    :func:`copied_piece`), or only the frames ``played`` of them (a piece played faster skips some)."""
     holders = [vid]
     twin = vid.replace("src/", "twin/")
     cut = SCENE_S * FPS  # the twin plays scenes 1, 2, 0: only the cut 0 -> 1 is the source's alone
-    sampled = [f for f in range(start, start + span) if f % FPS == 0]
-    if twin in truth and not (min(sampled) < cut <= max(sampled)):
+    sampled = [f for f in (range(start, start + span) if played is None else played) if f % FPS == 0]
+    if twin in truth and not (sampled and min(sampled) < cut <= max(sampled)):
         holders.append(twin)
     return holders
 

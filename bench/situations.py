@@ -59,18 +59,12 @@ def situation(kind: str, truth: dict, vid: str, frames: list[np.ndarray], rng: n
     span = {"2 s piece": 2 * FPS, "1.5x": int(4.5 * FPS)}.get(kind, 3 * FPS)
     start = int(rng.integers(0, len(frames) - span + 1))
     piece = frames[start:start + span]
-    holders = piece_holders(truth, vid, start, span)
+    played = [start + int(i * 1.5) for i in range(span * 2 // 3)] if kind == "1.5x" else None
+    holders = piece_holders(truth, vid, start, span, played)
     fps, crf = FPS, "30"
 
     def other(seconds: float, avoid=own, size=SIZE, rate=FPS) -> list[np.ndarray]:
-        if size == SIZE and rate == FPS:
-            return other_footage(truth, rng, seconds, avoid)
-        places = sorted({name for scenes in truth.values() for name, _ in scenes} - avoid)
-        out: list[np.ndarray] = []
-        while len(out) < seconds * rate:
-            out += list(pan(photo(str(rng.choice(places))), int(rng.integers(rate, 2 * rate + 1)), size,
-                            int(rng.integers(1 << 30)), zoom=float(rng.uniform(0.45, 0.85))))
-        return out[:int(seconds * rate)]
+        return other_footage(truth, rng, seconds, avoid, size, rate)
 
     if kind == "aspect 4:3":
         w, h = 144, 108
@@ -86,7 +80,7 @@ def situation(kind: str, truth: dict, vid: str, frames: list[np.ndarray], rng: n
     elif kind == "same places around":
         q = other(4, set()) + piece + other(4, set())
     elif kind == "1.5x":
-        q = other(4) + [piece[int(i * 1.5)] for i in range(len(piece) * 2 // 3)] + other(4)
+        q = other(4) + [frames[f] for f in played] + other(4)
     elif kind == "two transforms":
         for k in rng.choice(["greyscale", "downscaled", "cropped", "brighter", "logo", "mirrored"], 2, replace=False):
             piece = transform(piece, str(k), rng)

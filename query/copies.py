@@ -27,7 +27,8 @@ A segment's *copy score* rewards how exact it is and, up to a point, how long:
 similarity rescaled so that ``match_threshold`` is 0 and 1 is 1; it separates copies from other
 footage of the same places better than the strength does, so it is the calibrated one: a
 result's copy score is its best segment's, and it is a copy when that reaches
-``copy_threshold`` (``bench/quality.py`` measures where non-copies stay below it 99 % of the time).
+``copy_threshold`` for a clip (``bench/quality.py`` measures where non-copies stay below it 99 % of
+the time) or ``indexed_copy_threshold`` for an indexed video (``bench/duplicates.py``).
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from .search import SEGMENTS, Match, Query, Searcher, check_k, check_mode
 log = logging.getLogger(__name__)
 TABLE_K = 30
 FORMAT = 6  # 4: pixel signatures are thumbnail detail (high-pass); 5: agreement over the best half of the tiles; 6: best 5,
-# or best 3 less 0.05 (the crop search, turned windows included, serves clips only: tables of indexed videos never use it)
+# or best 3 less 0.05 (written before tables searched for crops, 6750c84; the settings' digest in the file name tells tables apart since)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,8 @@ class SearchSettings:
     min_segment_score: float = 0.05
     """Segments scoring less are not reported."""
     copy_threshold: float = 0.585
-    """Calibrated copy score at or above which a result is a copy. Chosen on 2026-12-06 on 320 queries
+    """Calibrated copy score at or above which a result of a clip is a copy (a query by video_id
+    has its own, ``indexed_copy_threshold``). Chosen on 2026-12-06 on 320 queries
     without a copy (footage of indexed places shot differently, 11 and 33 s; bench/quality.py's
     draws with seeds 1-4): 3 of them (0.94 %) reach it, while 0.956 of 248 copied 3 s pieces
     (re-encoded, transformed, two a query, inside 2 minutes) and 0.69 of 160 pieces copied the hard

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -50,11 +51,14 @@ class State:
     def version(self) -> str:
         return self.searcher.version
 
-    @property
+    @functools.cached_property
     def cache_namespace(self) -> str:
-        """Version plus the bundle's unique id: two atlases with equal version names sharing
-        one Redis never read each other's entries."""
-        return f"{self.version}.{self.searcher.bundle.manifest.get('bundle_id', '')[:12]}"
+        """Version, the bundle's unique id and a digest of the search settings: two atlases with
+        equal version names sharing one Redis never read each other's entries, and neither do
+        servers searching with other settings (another copy threshold, say, during a rolling
+        upgrade)."""
+        tuning = hashlib.sha256(repr(self.searcher.settings).encode()).hexdigest()[:8]
+        return f"{self.version}.{self.searcher.bundle.manifest.get('bundle_id', '')[:12]}.{tuning}"
 
 
 @dataclass
