@@ -54,45 +54,23 @@ class Pictures:
         same). A window too small for the grid is the whole picture. A window may have a fifth
         column, an angle in degrees: the grid turned by it about the window's centre (what a
         copy rotated by it shows), each cell then the mean of an upright block of the cell's
-        size at the cell's turned centre (within a few per cent for small angles)."""
-        win = np.array(windows, np.float64)
-        win = win.reshape(-1, 5 if win.shape[-1] == 5 else 4)
+        size at the cell's turned centre (within a few per cent for small angles). Where the
+        blocks lie depends on the windows alone: for a read-only set of windows (one shared by
+        every query) it is worked out once."""
+        win = np.asarray(windows, np.float64)
+        dims = (self.rows, self.cols, self.h, self.w)
+        geo = _cached_blocks(win.tobytes(), win.shape, dims) if not win.flags.writeable else _blocks(win, dims)
+        upright, turned, (corners, area), (c00, c01, c10, c11, turned_area) = geo
         sat = self.sat[which]  # (one gather of the pictures asked for)
-        turned = win[:, 4] != 0 if win.shape[1] == 5 else np.zeros(len(win), bool)
-        if not turned.any():
-            return self._upright(sat, win[:, :4])
-        out = np.empty((len(sat), len(win), self.rows, self.cols), np.float32)
-        out[:, ~turned] = self._upright(sat, win[~turned, :4])
-        out[:, turned] = self._turned(sat, win[turned])
+        out = np.empty((len(sat), len(upright), self.rows, self.cols), np.float32)
+        if upright.any():
+            at = sat[:, corners]  # one flat gather
+            total = at[:, :, 1:, 1:] - at[:, :, :-1, 1:] - at[:, :, 1:, :-1] + at[:, :, :-1, :-1]
+            total /= area[None]
+            out[:, upright] = total
+        if turned.any():
+            out[:, turned] = (sat[:, c11] - sat[:, c01] - sat[:, c10] + sat[:, c00]) / turned_area[None]
         return out
-
-    def _upright(self, sat: np.ndarray, win: np.ndarray) -> np.ndarray:
-        rows, cols, h, w = self.rows, self.cols, self.h, self.w
-        small = ((win[:, 1] - win[:, 0]) * h / rows < 1) | ((win[:, 3] - win[:, 2]) * w / cols < 1)
-        win[small] = (0.0, 1.0, 0.0, 1.0)
-        steps_r, steps_c = np.arange(rows + 1) / rows, np.arange(cols + 1) / cols
-        ys = np.round(h * (win[:, :1] + steps_r[None] * (win[:, 1:2] - win[:, :1]))).astype(np.int64)
-        xs = np.round(w * (win[:, 2:3] + steps_c[None] * (win[:, 3:4] - win[:, 2:3]))).astype(np.int64)
-        at = sat[:, ys[:, :, None] * (w + 1) + xs[:, None, :]]  # one flat gather
-        total = at[:, :, 1:, 1:] - at[:, :, :-1, 1:] - at[:, :, 1:, :-1] + at[:, :, :-1, :-1]
-        total /= np.maximum(np.diff(ys, axis=1)[:, :, None] * np.diff(xs, axis=1)[:, None, :], 1)[None].astype(np.float32)
-        return total
-
-    def _turned(self, sat: np.ndarray, win: np.ndarray) -> np.ndarray:
-        rows, cols, h, w = self.rows, self.cols, self.h, self.w
-        top, bottom, left, right = (win[:, i, None, None] for i in range(4))
-        ch, cw = (bottom - top) * h / rows, (right - left) * w / cols  # a cell, in pixels
-        dy = ((np.arange(rows)[:, None] + 0.5) - rows / 2) * ch  # offsets from the window's centre
-        dx = ((np.arange(cols)[None, :] + 0.5) - cols / 2) * cw
-        a = np.deg2rad(win[:, 4])[:, None, None]
-        cy = (top + bottom) / 2 * h + np.sin(a) * dx + np.cos(a) * dy
-        cx = (left + right) / 2 * w + np.cos(a) * dx - np.sin(a) * dy
-        y0 = np.clip(np.round(cy - ch / 2), 0, h).astype(np.int64)
-        y1 = np.clip(np.round(cy + ch / 2), 0, h).astype(np.int64)
-        x0 = np.clip(np.round(cx - cw / 2), 0, w).astype(np.int64)
-        x1 = np.clip(np.round(cx + cw / 2), 0, w).astype(np.int64)
-        total = sat[:, y1 * (w + 1) + x1] - sat[:, y0 * (w + 1) + x1] - sat[:, y1 * (w + 1) + x0] + sat[:, y0 * (w + 1) + x0]
-        return total / np.maximum((y1 - y0) * (x1 - x0), 1)[None].astype(np.float32)
 
     def signature(self, windows: np.ndarray, which=slice(None)) -> np.ndarray:
         """``(n, W, cells)`` float16 detail of the pictures' ``windows`` (see :func:`pixel_signature`)."""
@@ -122,6 +100,46 @@ class Pictures:
         _, bounds, _ = tile_layout(self.rows, self.cols)
         dots = np.einsum("nc,nwc->nw", sig[:, 0], sig[:, 1:]) / (len(bounds) - 1)  # each tile is unit-norm
         return dots.max(axis=1)
+
+
+def _blocks(windows: np.ndarray, dims: tuple[int, int, int, int]) -> tuple:
+    """Where :meth:`Pictures.cells` reads each window's blocks in a summed-area table of a
+    ``(h, w)`` picture cut into ``rows x cols`` cells: which windows are upright and which turned,
+    the upright ones' block corners (flat indices) and block areas, and the turned ones' four
+    corners and areas."""
+    rows, cols, h, w = dims
+    win = np.array(windows, np.float64).reshape(-1, 5 if np.shape(windows)[-1] == 5 else 4)
+    if win.shape[1] == 4:  # upright windows: angle 0
+        win = np.hstack([win, np.zeros((len(win), 1))])
+    turned = win[:, 4] != 0
+    up = win[~turned, :4].copy()
+    small = ((up[:, 1] - up[:, 0]) * h / rows < 1) | ((up[:, 3] - up[:, 2]) * w / cols < 1)
+    up[small] = (0.0, 1.0, 0.0, 1.0)
+    steps_r, steps_c = np.arange(rows + 1) / rows, np.arange(cols + 1) / cols
+    ys = np.round(h * (up[:, :1] + steps_r[None] * (up[:, 1:2] - up[:, :1]))).astype(np.int64)
+    xs = np.round(w * (up[:, 2:3] + steps_c[None] * (up[:, 3:4] - up[:, 2:3]))).astype(np.int64)
+    corners = ys[:, :, None] * (w + 1) + xs[:, None, :]
+    area = np.maximum(np.diff(ys, axis=1)[:, :, None] * np.diff(xs, axis=1)[:, None, :], 1).astype(np.float32)
+    tw = win[turned]
+    top, bottom, left, right = (tw[:, i, None, None] for i in range(4))
+    ch, cw = (bottom - top) * h / rows, (right - left) * w / cols  # a cell, in pixels
+    dy = ((np.arange(rows)[:, None] + 0.5) - rows / 2) * ch  # offsets from the window's centre
+    dx = ((np.arange(cols)[None, :] + 0.5) - cols / 2) * cw
+    a = np.deg2rad(tw[:, 4])[:, None, None]
+    cy = (top + bottom) / 2 * h + np.sin(a) * dx + np.cos(a) * dy
+    cx = (left + right) / 2 * w + np.cos(a) * dx - np.sin(a) * dy
+    y0 = np.clip(np.round(cy - ch / 2), 0, h).astype(np.int64)
+    y1 = np.clip(np.round(cy + ch / 2), 0, h).astype(np.int64)
+    x0 = np.clip(np.round(cx - cw / 2), 0, w).astype(np.int64)
+    x1 = np.clip(np.round(cx + cw / 2), 0, w).astype(np.int64)
+    turned_corners = (y0 * (w + 1) + x0, y0 * (w + 1) + x1, y1 * (w + 1) + x0, y1 * (w + 1) + x1)
+    turned_area = np.maximum((y1 - y0) * (x1 - x0), 1).astype(np.float32)
+    return ~turned, turned, (corners, area), (*turned_corners, turned_area)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_blocks(data: bytes, shape: tuple, dims: tuple[int, int, int, int]) -> tuple:
+    return _blocks(np.frombuffer(data, np.float64).reshape(shape), dims)
 
 
 @functools.lru_cache(maxsize=8)
