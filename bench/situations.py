@@ -50,6 +50,7 @@ from testkit.media import KINDS, resized, transform  # noqa: E402
 SITUATIONS = ("aspect 4:3", "25 fps", "upscaled", "2 s piece", "at the start", "same places around", "1.5x",
               "two transforms", "crossfades", "crf 40")
 PEERS = ("mean-feature", "frame-vote")
+COLUMNS = ("vidatlas segments", *PEERS, "called a copy")
 LONG_S, LONG_SHOT_S = 60, 5
 
 
@@ -123,18 +124,16 @@ class Tally:
         if not holders:
             self.negatives.append(max((m.copy_score for m in matches), default=0.0))
             return
-        got = self.found.setdefault(case, {name: [] for name in ("vidatlas segments", *PEERS, "called a copy")})
+        got = self.found.setdefault(case, {name: [] for name in COLUMNS})
         got["vidatlas segments"].append(bool(matches) and matches[0].video_id in holders)
         got["called a copy"].append(any(m.is_copy for m in matches if m.video_id in holders))
         for name, order in peer_orders(self.s, q, self.mean).items():
             got[name].append(order[0] in holders)
 
     def rows(self) -> list[list]:
-        out = [[case, len(got["vidatlas segments"]), *(f"{np.mean(got[n]):.2f}" for n in ("vidatlas segments", *PEERS, "called a copy"))]
-               for case, got in self.found.items()]
-        every = {n: [x for got in self.found.values() for x in got[n]] for n in ("vidatlas segments", *PEERS, "called a copy")}
-        out.append(["**all**", len(every["vidatlas segments"]),
-                    *(f"**{np.mean(every[n]):.2f}**" for n in ("vidatlas segments", *PEERS, "called a copy"))])
+        out = [[case, len(got[COLUMNS[0]]), *(f"{np.mean(got[n]):.2f}" for n in COLUMNS)] for case, got in self.found.items()]
+        every = {n: [x for got in self.found.values() for x in got[n]] for n in COLUMNS}
+        out.append(["**all**", len(every[COLUMNS[0]]), *(f"**{np.mean(every[n]):.2f}**" for n in COLUMNS)])
         return out
 
 

@@ -108,9 +108,9 @@ def _blocks(windows: np.ndarray, dims: tuple[int, int, int, int]) -> tuple:
     the upright ones' block corners (flat indices) and block areas, and the turned ones' four
     corners and areas."""
     rows, cols, h, w = dims
-    win = np.array(windows, np.float64).reshape(-1, 5 if np.shape(windows)[-1] == 5 else 4)
-    if win.shape[1] == 4:  # upright windows: angle 0
-        win = np.hstack([win, np.zeros((len(win), 1))])
+    given = np.asarray(windows, np.float64)
+    win = np.zeros((given.size // given.shape[-1], 5))  # (an upright window's angle is 0)
+    win[:, :given.shape[-1]] = given.reshape(len(win), -1)
     turned = win[:, 4] != 0
     up = win[~turned, :4].copy()
     small = ((up[:, 1] - up[:, 0]) * h / rows < 1) | ((up[:, 3] - up[:, 2]) * w / cols < 1)

@@ -186,9 +186,7 @@ def beside_atlas(searcher: Searcher) -> Path:
 
 def _file(directory: Path, searcher: Searcher, k: int) -> Path:
     """Named by bundle, search settings and k: a table built under other settings is not reused."""
-    import hashlib
-    tuning = hashlib.sha256(repr(searcher.settings).encode()).hexdigest()[:8]
-    return Path(directory) / f"{searcher.version}-{searcher.bundle.manifest.get('bundle_id', 'none')}-{tuning}-k{k}.npz"
+    return Path(directory) / f"{searcher.version}-{searcher.bundle.manifest.get('bundle_id', 'none')}-{searcher.settings.digest}-k{k}.npz"
 
 
 def shard_file(directory: Path, searcher: Searcher, k: int, shard: tuple[int, int]) -> Path:

@@ -446,6 +446,7 @@ class Searcher:
         whole, first, last = align_many(sim[:, spread], st.repeat_penalty)
         local = local_align(copy_sim, st.match_threshold, 2 * stride, st.repeat_penalty)
         qtimes = q.times[rows]
+        threshold = self.copy_threshold_for(q)
         matches = []
         for c, (v, (a, b)) in enumerate(zip(candidates, spans)):
             segs = tuple(copy_segments(local, c, qtimes, self.frame_time[a:b], period * stride, st.match_threshold,
@@ -462,7 +463,7 @@ class Searcher:
                 rng = (float(self.frame_time[a + first[c]]), float(self.frame_time[a + last[c]]),
                        float(q.times[0]), float(q.times[-1]))
             matches.append(Match(self.ids[v], score, *rng, segments=segs, copy_score=copy,
-                                 is_copy=copy >= self.copy_threshold_for(q)))
+                                 is_copy=copy >= threshold))
         matches.sort(key=lambda m: (-m.score, m.video_id))
         return matches[:k]
 

@@ -1,6 +1,7 @@
 """The search's tuning numbers, as one typed object (reported by GetInfo)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from indexer.errors import VidatlasError
@@ -173,6 +174,12 @@ class SearchSettings:
     spread_alpha: float = 0.99
     """Label spreading (Zhou et al. 2004): how far labels travel."""
     spread_iterations: int = 60
+
+    @property
+    def digest(self) -> str:
+        """A short digest of every setting: names what was computed under them (a similar-videos
+        table's file, the result cache's namespace)."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:8]
 
     def candidates(self, k: int) -> int:
         return max(self.candidates_per_k * k, self.min_candidates)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -57,8 +56,7 @@ class State:
         equal version names sharing one Redis never read each other's entries, and neither do
         servers searching with other settings (another copy threshold, say, during a rolling
         upgrade)."""
-        tuning = hashlib.sha256(repr(self.searcher.settings).encode()).hexdigest()[:8]
-        return f"{self.version}.{self.searcher.bundle.manifest.get('bundle_id', '')[:12]}.{tuning}"
+        return f"{self.version}.{self.searcher.bundle.manifest.get('bundle_id', '')[:12]}.{self.searcher.settings.digest}"
 
 
 @dataclass
