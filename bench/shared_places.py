@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import table
+from bench.peers import mean_features
 from indexer import IndexSettings, index, read_bundle
 from query import graph, labelling
 from query.search import Searcher, cluster_centres
@@ -33,16 +34,9 @@ from testkit import places
 DRAWS = 3  # label draws per collection
 
 
-def mean_features(s: Searcher) -> np.ndarray:
-    """Each video's mean frame feature, unit-norm (the naive peers' summary of a video)."""
-    m = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(s.ids))]).astype(np.float32)
-    return m / np.linalg.norm(m, axis=1, keepdims=True)
-
-
 def mean_feature_farthest(s: Searcher, k: int) -> list[str]:
     """Greedy farthest-point over each video's mean feature (cosine distance)."""
-    m = np.stack([s.feats[s.offsets[i]:s.offsets[i + 1]].mean(0) for i in range(len(s.ids))])
-    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    m = mean_features(s)
     chosen = [int(np.argmin(m @ m.mean(0)))]
     near = m @ m[chosen[0]]
     while len(chosen) < k:

@@ -37,8 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import scratch, table, write_section  # noqa: E402
-from bench.quality import FPS, PHOTOS, SIZE, build_set, other_footage, peer_orders, piece_holders  # noqa: E402
-from bench.shared_places import mean_features  # noqa: E402
+from bench.peers import Tally  # noqa: E402
+from bench.quality import FPS, PHOTOS, SIZE, build_set, other_footage, piece_holders  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.decode import letterbox, refit  # noqa: E402
 from indexer.samples import pan, photo, write_video  # noqa: E402
@@ -49,8 +49,6 @@ from testkit.media import KINDS, resized, transform  # noqa: E402
 
 SITUATIONS = ("aspect 4:3", "25 fps", "upscaled", "2 s piece", "at the start", "same places around", "1.5x",
               "two transforms", "crossfades", "crf 40")
-PEERS = ("mean-feature", "frame-vote")
-COLUMNS = ("vidatlas segments", *PEERS, "called a copy")
 LONG_S, LONG_SHOT_S = 60, 5
 
 
@@ -109,32 +107,6 @@ def long_collection(root: Path, videos: int, seed: int = 3) -> tuple[dict, dict]
         frames[vid] = [f for name, s in truth[vid] for f in pan(photo(name), FPS * LONG_SHOT_S, SIZE, s)]
         write_video(root / f"{vid}.mp4", frames[vid], fps=FPS)
     return truth, frames
-
-
-class Tally:
-    """Rank 1 for vidatlas and the peers, and pieces called a copy, per case."""
-
-    def __init__(self, s: Searcher):
-        self.s, self.mean = s, mean_features(s)
-        self.found: dict[str, dict[str, list[bool]]] = {}
-        self.negatives: list[float] = []
-
-    def add(self, case: str, q, holders: list[str]) -> None:
-        matches = self.s.similar(q, 10)
-        if not holders:
-            self.negatives.append(max((m.copy_score for m in matches), default=0.0))
-            return
-        got = self.found.setdefault(case, {name: [] for name in COLUMNS})
-        got["vidatlas segments"].append(bool(matches) and matches[0].video_id in holders)
-        got["called a copy"].append(any(m.is_copy for m in matches if m.video_id in holders))
-        for name, order in peer_orders(self.s, q, self.mean).items():
-            got[name].append(order[0] in holders)
-
-    def rows(self) -> list[list]:
-        out = [[case, len(got[COLUMNS[0]]), *(f"{np.mean(got[n]):.2f}" for n in COLUMNS)] for case, got in self.found.items()]
-        every = {n: [x for got in self.found.values() for x in got[n]] for n in COLUMNS}
-        out.append(["**all**", len(every[COLUMNS[0]]), *(f"**{np.mean(every[n]):.2f}**" for n in COLUMNS)])
-        return out
 
 
 HEADER = ["case", "queries", "vidatlas R@1", "mean-feature R@1", "frame-vote R@1", "called a copy"]
