@@ -23,8 +23,10 @@ Segments are ranked by their *strength*, the alignment's total gain squashed to 
 (``1 - 0.5 ** (gain / gain_half)``): a run of good matches through the whole copy beats a shorter
 run of slightly better ones (a reordered twin's), and a few exact seconds beat many loose ones.
 A segment's *copy score* rewards how exact it is and, up to a point, how long:
-``exactness × (1 - 0.5 ** (seconds / length_half_s))`` with ``exactness`` the segment's mean
-similarity rescaled so that ``match_threshold`` is 0 and 1 is 1; it separates copies from other
+``exactness × (1 - 0.5 ** (seconds / length_half_s))``, with ``seconds`` the shorter of its query
+and video ranges (a 2x speed-up's 3 s of query over 6 s of video matches three moments, not six)
+and ``exactness`` the segment's mean similarity rescaled so that ``match_threshold`` is 0 and 1
+is 1; it separates copies from other
 footage of the same places better than the strength does, so it is the calibrated one: a
 result's copy score is its best segment's, and it is a copy when that reaches
 ``copy_threshold`` for a clip (``bench/quality.py`` measures where non-copies stay below it 99 % of
@@ -41,9 +43,9 @@ from indexer.pictures import Pictures, tile_layout
 
 from . import kernels
 
-SLOWEST = 2.5  # a segment is credited with the length both sides show, up to this many times the shorter: a
-# 0.5x slow-down keeps its whole length, query frames piled onto a frame or two of a video (a still moment of
-# other footage over a pan) do not count as seconds of copy
+SLOWEST = 2.5  # a segment's strength is credited with the longer side's length, up to this many times the
+# shorter: a 0.5x slow-down keeps its whole length, query frames piled onto a frame or two of a video (a still
+# moment of other footage over a pan) do not count as seconds of copy. Its copy score counts the shorter side.
 AGREEING_TILES = 5  # pixel agreement is the mean of the best 5 of the 6 tiles' (indexer.pictures.TILE_ROWS x TILE_COLS) ...
 FEW_TILES, FEW_PENALTY = 3, 0.05  # ... or of the best 3 less this, where that is higher: a caption band or an
 # overlay spoils a row of tiles; counting only the best 3 at full weight let other shots of a place score as copies
@@ -216,8 +218,12 @@ def segments(local: Local, row: int, qtimes: np.ndarray, vtimes: np.ndarray, per
     qdur = qtimes[ii] - qtimes[i0] + period
     vdur = vtimes[jj] - vtimes[j0] + period
     longer = np.maximum(qdur, vdur)
-    credited = np.minimum(longer, SLOWEST * np.minimum(qdur, vdur))
-    score = segment_score(mean, credited, threshold, length_half_s)
+    shorter = np.minimum(qdur, vdur)
+    credited = np.minimum(longer, SLOWEST * shorter)
+    # the copy score counts the seconds both sides show: a run at another speed is as much
+    # evidence as its shorter side's moments (two pans that cross one part of a photograph at
+    # different speeds match for a second or two at slopes of 0.5-2)
+    score = segment_score(mean, shorter, threshold, length_half_s)
     # and its gain only as much of it: many query frames piled onto a few video frames (or the
     # other way) are not that much copy, however alike (smooth or dark pictures are)
     strength = 1.0 - 0.5 ** (h[ii, jj].astype(np.float64) * (credited / longer) / gain_half)

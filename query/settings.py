@@ -97,29 +97,30 @@ class SearchSettings:
     """Copied segments kept per result."""
     min_segment_score: float = 0.05
     """Segments scoring less are not reported."""
-    copy_threshold: float = 0.585
+    copy_threshold: float = 0.57
     """Calibrated copy score at or above which a result of a clip is a copy (a query by video_id
-    has its own, ``indexed_copy_threshold``). Chosen on 2026-12-06 on 320 queries
-    without a copy (footage of indexed places shot differently, 11 and 33 s; bench/quality.py's
-    draws with seeds 1-4): 3 of them (0.94 %) reach it, while 0.956 of 248 copied 3 s pieces
-    (re-encoded, transformed, two a query, inside 2 minutes) and 0.69 of 160 pieces copied the hard
-    ways do. Before the self-agreement rule (``smooth_gain``) 0.622 was needed for 1 %: the served
-    0.58 let 10 of the 240 drawn with seeds 2-4 through (4.2 %, 9 of them 33 s long), as the earlier
-    calibration, on the 80 queries of 11 s of seed 1, held in-sample only. ``bench/quality.py``
-    checks it on draws held out from these (seed 6)."""
-    indexed_copy_threshold: float = 0.585
+    has its own, ``indexed_copy_threshold``). Chosen on 2026-12-07, when a segment's copy score
+    came to count the shorter of its two sides (``query.copies``), on 320 queries without a copy
+    (footage of indexed places shot differently, 11 and 33 s; bench/quality.py's draws with seeds
+    1-4): 2 of them (0.6 %) reach it, while 0.960 of 248 copied 3 s pieces (re-encoded,
+    transformed, two a query, inside 2 minutes) and 0.73 of 160 pieces copied the hard ways do;
+    on 216 queries without a copy against 24 videos of 60 s (bench/situations.py's long
+    collection), 3 (1.4 %). The same queries under the previous score: 0.585 let 3 of the 320
+    through with 0.956 and 0.69 found, and 10 of the 216 (4.6 %). ``bench/quality.py`` checks it
+    on draws held out from these (seed 6)."""
+    indexed_copy_threshold: float = 0.57
     """The copy threshold for queries that are indexed videos (by id: FindSimilar of a video or
     time range, the similar-videos table, duplicate groups), where both sides are the bundle's own
     1 fps samples at unrelated phases (a copy shows the source's pan up to half a second off).
-    Kept at the clips' value after measuring (2026-12-07) both ways it can go wrong. On the
+    The clips' value, after measuring (2026-12-07) both ways it can go wrong. On the
     similar-videos tables of three collections of bench/duplicates.py (18 s videos and shorter;
-    seeds 7, 8, 9) no entry between videos that copy nothing of each other reached 0.47 (7,775
-    entries), and 0.5 would have raised duplicate-pair recall 0.69 / 0.60 / 0.58 -> 0.77 / 0.64 /
-    0.67 with no false pair. But on 24 videos of 60 s that copy nothing of each other (pans at one
-    zoom over recurring photographs; bench/situations.py's long collection) the table's false
-    entries reach 0.76, and duplicate groups link 18 false pairs at 0.585, 34 at 0.55 and 100 at 0.5
-    (one group of 13): a longer video offers more chance alignments, and the threshold would need
-    to rise with length, not fall."""
+    seeds 7, 8, 9) no entry between videos that copy nothing of each other reaches 0.37 (7,775
+    entries); duplicate-pair recall is 0.69 / 0.57 / 0.54 at 0.57 and 0.74 / 0.64 / 0.61 at 0.5,
+    with no false pair. But on 24 videos of 60 s that copy nothing of each other (pans at one zoom
+    over recurring photographs; bench/situations.py's long collection) the table's false entries
+    reach 0.76, and duplicate groups link 5 false pairs at 0.585, 8 at 0.57, 12 at 0.55 and 24 at
+    0.5 (18 / 34 / 100 at 0.585 / 0.55 / 0.5 before the copy score counted the shorter side): a
+    longer video offers more chance alignments."""
     anomaly_neighbours: int = 3
     """A video's path isolation is its mean fingerprint distance to this many nearest videos."""
     path_isolation_weight: float = 0.5

@@ -149,6 +149,22 @@ def test_a_long_pile_onto_one_video_frame_is_weaker_than_a_short_diagonal():
     assert pile.strength < diagonal.strength, (pile, diagonal)
 
 
+def test_a_run_at_another_speed_scores_the_moments_of_its_shorter_side():
+    """Three query frames matching every other video frame (a 2x speed-up over 5 s of video, or two
+    pans crossing one part of a photograph at different speeds) and three matching along the
+    diagonal, at one similarity: the copy score is the same (three moments matched each), while
+    the faster run's strength still credits the video's longer range."""
+    sim = np.full((2, 8, 12), 0.1, np.float32)
+    sim[0, np.arange(2, 5), 2 * np.arange(2, 5)] = 0.95
+    sim[1, np.arange(2, 5), np.arange(2, 5)] = 0.95
+    local = local_align(sim, 0.6)
+    t = np.arange(12, dtype=float)
+    fast, diagonal = (segments(local, row, t[:8], t, 1.0, 0.6, 1.5, 4, 0.0)[0] for row in (0, 1))
+    assert (fast.end_s - fast.start_s, diagonal.end_s - diagonal.start_s) == (4, 2)
+    assert fast.score == pytest.approx(diagonal.score)
+    assert fast.strength == pytest.approx(diagonal.strength)
+
+
 def test_indexed_videos_and_clips_are_called_copies_at_their_own_thresholds(searcher, embed, tmp_path):
     """A query by id (the bundle's 1 fps samples) is judged by ``indexed_copy_threshold``, a clip
     (its every frame) by ``copy_threshold``: the same copy score is a copy under one and not the
