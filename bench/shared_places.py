@@ -10,7 +10,9 @@ IHC, cells, retina, Hubble, moon; graphic: page, text, colour wheel, logo, phant
 camera, coins, clock, horse).
 
 Diversity: mean pairwise Jaccard overlap of the chosen nine's places, for FindDissimilar in
-content and path mode, random nines (mean of 50) and greedy farthest-point on mean features.
+content and path mode, random nines (mean of 50) and greedy farthest-point on mean features; and
+the same on each collection with 18 transformed copies of its videos added (:func:`with_copies`),
+as a collection that holds its own copies is (a copy shares its source's places).
 Labelling: one labelled frame per class (several random draws), frame and video accuracy
 (video label = majority class by frames) for LabelVideo, the nearest labelled frame, plain
 label spreading over a 10-NN graph of all frames and the seed's clustering + majority vote.
@@ -28,10 +30,46 @@ from bench.common import table
 from bench.peers import mean_features
 from indexer import IndexSettings, index, read_bundle
 from query import graph, labelling
+from indexer.samples import write_video
 from query.search import Searcher, cluster_centres
 from testkit import places
+from testkit.media import HARD_KINDS, KINDS, hard_transform, resized, transform
 
 DRAWS = 3  # label draws per collection
+COPIES = 18  # transformed copies added to each collection for the diversity-with-copies table
+COPY_KINDS = tuple(k for k in (*KINDS[1:], *HARD_KINDS) if k != "letterboxed")  # (copies keep the frame size)
+FPS = 8  # testkit.places.write's rate
+
+
+def with_copies(root: Path, plan: dict[str, list[places.Shot]], seed: int,
+                count: int = COPIES) -> dict[str, list[places.Shot]]:
+    """``plan`` written under ``root`` with ``count`` transformed copies of its videos beside it
+    (``copy/<source>-<kind>``, the kinds of testkit.media in turn at drawn strengths, re-encoded at
+    crf 30). Returns the plan with the copies' shots: their source's, and for a pip copy also the
+    shots of the other video it is laid over."""
+    rng = np.random.default_rng(100 + seed)
+    places.write(root, plan)
+    frames = {v: places.frames(shots) for v, shots in plan.items()}
+    out = dict(plan)
+    ids = list(plan)
+    for i, v in enumerate(rng.choice(ids, count, replace=False)):
+        v, kind = str(v), COPY_KINDS[(seed * count + i) % len(COPY_KINDS)]
+        src, shots = frames[v], list(plan[v])
+        if kind in HARD_KINDS:
+            other = str(rng.choice([u for u in ids if u != v]))
+            under = (frames[other] * (len(src) // len(frames[other]) + 1))[:len(src)]  # looped if shorter
+            copy = hard_transform(src, kind, rng, under)
+            if kind == "pip":
+                shots += sorted({places.place_at(plan[other], (j % len(frames[other])) / FPS) for j in range(len(src))},
+                                key=lambda sh: (sh.place, sh.seed))
+        else:
+            copy = transform(src, kind, rng)
+        h, w = src[0].shape[:2]
+        copy = [f if f.shape[:2] == (h, w) else resized(f, w, h) for f in copy]
+        name = f"copy/{v.replace('/', '-')}-{kind}"
+        write_video(root / f"{name}.mp4", copy, fps=FPS, options={"crf": "30"})
+        out[name] = shots
+    return out
 
 
 def mean_feature_farthest(s: Searcher, k: int) -> list[str]:
@@ -94,6 +132,8 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
     div: dict[str, list[float]] = {m: [] for m in ("oracle", "content", "direct", "path", "random", "meanfeat")}
     far: dict[str, list[int]] = {m: [0, 0, 0, 0] for m in FAR_METHODS}  # queries, clean answers, sharing, returned
     lab: dict[str, list[tuple]] = {}
+    with_copy: dict[str, list[float]] = {m: [] for m in ("oracle", "content", "path", "random", "meanfeat",
+                                                         "copies among the nine")}
     frames_total = videos_total = 0
     for seed in seeds:
         plan = places.plan(seed)
@@ -114,6 +154,18 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
                                              for _ in range(50)])))
         div["meanfeat"].append(places.overlap(mean_feature_farthest(s, k), plan))
         farthest_from_queries(s, plan, far)
+        copied = with_copies(tmp / f"copies{seed}", plan, seed)
+        index(tmp / f"copies{seed}", tmp / f"copies-atlas{seed}", IndexSettings(progress=False))
+        sc = Searcher(read_bundle(tmp / f"copies-atlas{seed}"))
+        nine = [m.video_id for m in sc.dissimilar(k)]
+        with_copy["copies among the nine"].append(sum(v.startswith("copy/") for v in nine))
+        with_copy["oracle"].append(places.overlap(anchors, copied))
+        with_copy["content"].append(places.overlap(nine, copied))
+        with_copy["path"].append(places.overlap([m.video_id for m in sc.dissimilar(k, mode="path")], copied))
+        rng = np.random.default_rng(seed)
+        with_copy["random"].append(float(np.mean([places.overlap(list(rng.choice(sc.ids, k, replace=False)), copied)
+                                                  for _ in range(50)])))
+        with_copy["meanfeat"].append(places.overlap(mean_feature_farthest(sc, k), copied))
 
         shot_of = [places.place_at(plan[s.ids[s.frame_video[j]]], s.frame_time[j]) for j in range(len(s.frame_time))]
         gold = np.array([sh.cls for sh in shot_of], object)
@@ -149,6 +201,8 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
              "meanfeat": "farthest-point on mean features"}
     div_rows = [[name, f"{np.mean(div[key]):.3f}", f"{sum(v == 0 for v in div[key])} of {len(seeds)}", _each(div[key])]
                 for key, name in names.items()]
+    copy_rows = [[name, f"{np.mean(with_copy[key]):.3f}", f"{sum(v == 0 for v in with_copy[key])} of {len(seeds)}",
+                  _each(with_copy[key])] for key, name in names.items() if key != "direct"]
     far_rows = [[FAR_METHODS[m], str(q), f"{clean} ({clean / max(q, 1):.2f})", f"{bad} of {total}"]
                 for m, (q, clean, bad, total) in far.items()]
     lab_rows = [[name] + [f"{np.mean([r[i] for r in res]):.3f}" for i in range(4)] for name, res in lab.items()]
@@ -158,6 +212,12 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
         f"{frames_total} frames in all (9 anchors, 9 reshoots, 18 mixes each; 21 photographs in 5 classes).", "",
         "### Diversity: content overlap of the nine chosen (mean pairwise Jaccard of places; 0 = nothing shared)", "",
         table(["method", "mean overlap", "collections with no shared place", "per collection"], div_rows), "",
+        f"The same collections with {COPIES} transformed copies of their videos added (copy/<source>-<kind>: the kinds of "
+        "testkit.media in turn, drawn strengths; a copy shows its source's places, a pip copy also those of the video "
+        "it is laid over). A transformed copy looks unlike the rest, so a spread-out nine is drawn to copies. Copies among "
+        "vidatlas's content nine: " + _each(with_copy["copies among the nine"]).replace(".000", "") + ".", "",
+        table(["method (collections with copies)", "mean overlap", "collections with no shared place", "per collection"],
+              copy_rows), "",
         "### Farthest from a query video: every anchor and reshoot asks for as many videos as share nothing with it", "",
         table(["method", "queries", "answers sharing nothing", "videos returned that share a place"], far_rows), "",
         f"### Labelling: one labelled frame per class ({DRAWS} random draws per collection), classes of different-looking photographs", "",

@@ -74,15 +74,21 @@ def plan(seed: int = 0, mixes: int = 18, mixed_share: float = 0.3, classes: dict
     return videos
 
 
+def frames(shots: list[Shot], size=(192, 108), fps: int = 8) -> list[np.ndarray]:
+    """A planned video's frames (RGB uint8): each shot's pan, one after another."""
+    from indexer.samples import pan, photo
+    out: list[np.ndarray] = []
+    for s in shots:
+        out += list(pan(photo(s.place), int(round(s.seconds * fps)), size, s.seed))
+    return out
+
+
 def write(root: Path, videos: dict[str, list[Shot]], size=(192, 108), fps: int = 8) -> Path:
     """Encode every planned video under ``root`` as ``<id>.mp4``."""
-    from indexer.samples import pan, photo, write_video
+    from indexer.samples import write_video
     root = Path(root)
     for vid, shots in videos.items():
-        frames = []
-        for s in shots:
-            frames += list(pan(photo(s.place), int(round(s.seconds * fps)), size, s.seed))
-        write_video(root / f"{vid}.mp4", frames, fps=fps)
+        write_video(root / f"{vid}.mp4", frames(shots, size, fps), fps=fps)
     return root
 
 
