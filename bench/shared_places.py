@@ -29,8 +29,8 @@ import numpy as np
 from bench.common import table
 from bench.peers import mean_features
 from indexer import IndexSettings, index, read_bundle
-from query import graph, labelling
 from indexer.samples import write_video
+from query import graph, labelling
 from query.search import Searcher, cluster_centres
 from testkit import places
 from testkit.media import HARD_KINDS, KINDS, hard_transform, resized, transform
@@ -38,7 +38,6 @@ from testkit.media import HARD_KINDS, KINDS, hard_transform, resized, transform
 DRAWS = 3  # label draws per collection
 COPIES = 18  # transformed copies added to each collection for the diversity-with-copies table
 COPY_KINDS = tuple(k for k in (*KINDS[1:], *HARD_KINDS) if k != "letterboxed")  # (copies keep the frame size)
-FPS = 8  # testkit.places.write's rate
 
 
 def with_copies(root: Path, plan: dict[str, list[places.Shot]], seed: int,
@@ -48,8 +47,9 @@ def with_copies(root: Path, plan: dict[str, list[places.Shot]], seed: int,
     crf 30). Returns the plan with the copies' shots: their source's, and for a pip copy also the
     shots of the other video it is laid over."""
     rng = np.random.default_rng(100 + seed)
-    places.write(root, plan)
     frames = {v: places.frames(shots) for v, shots in plan.items()}
+    for v, fr in frames.items():  # (as places.write, which would render them again)
+        write_video(root / f"{v}.mp4", fr, fps=places.FPS)
     out = dict(plan)
     ids = list(plan)
     for i, v in enumerate(rng.choice(ids, count, replace=False)):
@@ -60,14 +60,14 @@ def with_copies(root: Path, plan: dict[str, list[places.Shot]], seed: int,
             under = (frames[other] * (len(src) // len(frames[other]) + 1))[:len(src)]  # looped if shorter
             copy = hard_transform(src, kind, rng, under)
             if kind == "pip":
-                shots += sorted({places.place_at(plan[other], (j % len(frames[other])) / FPS) for j in range(len(src))},
+                shots += sorted({places.place_at(plan[other], (j % len(frames[other])) / places.FPS) for j in range(len(src))},
                                 key=lambda sh: (sh.place, sh.seed))
         else:
             copy = transform(src, kind, rng)
         h, w = src[0].shape[:2]
         copy = [f if f.shape[:2] == (h, w) else resized(f, w, h) for f in copy]
         name = f"copy/{v.replace('/', '-')}-{kind}"
-        write_video(root / f"{name}.mp4", copy, fps=FPS, options={"crf": "30"})
+        write_video(root / f"{name}.mp4", copy, fps=places.FPS, options={"crf": "30"})
         out[name] = shots
     return out
 

@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import scratch, table, write_section  # noqa: E402
-from bench.peers import Tally  # noqa: E402
+from bench.peers import CALLED, SYSTEMS, Tally  # noqa: E402
 from bench.quality import FPS, PHOTOS, SIZE, build_set, other_footage, piece_holders  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.decode import letterbox, refit  # noqa: E402
@@ -109,7 +109,7 @@ def long_collection(root: Path, videos: int, seed: int = 3) -> tuple[dict, dict]
     return truth, frames
 
 
-HEADER = ["case", "queries", "vidatlas R@1", "mean-feature R@1", "frame-vote R@1", "called a copy"]
+HEADER = ["case", "queries", *(f"{name.removesuffix(' segments')} R@1" for name in SYSTEMS), CALLED]  # Tally.rows() order
 
 
 def run(sources: int, long_videos: int) -> str:

@@ -92,7 +92,7 @@ class SearchSettings:
     """A segment whose pairs gain this much in all (sum of ``sim - match_threshold``) has strength 0.5;
     segments and, in segments mode, results are ranked by strength."""
     length_half_s: float = 1.5
-    """A segment this long earns half of its exactness as copy score; each as long again halves the rest."""
+    """A segment whose shorter side is this long earns half of its exactness as copy score; each as long again halves the rest."""
     max_segments: int = 4
     """Copied segments kept per result."""
     min_segment_score: float = 0.05
@@ -118,7 +118,7 @@ class SearchSettings:
     entries); duplicate-pair recall is 0.69 / 0.57 / 0.54 at 0.57 and 0.74 / 0.64 / 0.61 at 0.5,
     with no false pair. But on 24 videos of 60 s that copy nothing of each other (pans at one zoom
     over recurring photographs; bench/situations.py's long collection) the table's false entries
-    reach 0.76, and duplicate groups link 5 false pairs at 0.585, 8 at 0.57, 12 at 0.55 and 24 at
+    still reach 0.76, and duplicate groups link 5 false pairs at 0.585, 8 at 0.57, 12 at 0.55 and 24 at
     0.5 (18 / 34 / 100 at 0.585 / 0.55 / 0.5 before the copy score counted the shorter side): a
     longer video offers more chance alignments."""
     anomaly_neighbours: int = 3

@@ -26,6 +26,7 @@ CLASSES = {
     "object": ("camera", "coins", "clock", "horse"),
 }
 CLASS_OF = {p: c for c, ps in CLASSES.items() for p in ps}
+SIZE, FPS = (192, 108), 8  # the collections' frame size and rate
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def plan(seed: int = 0, mixes: int = 18, mixed_share: float = 0.3, classes: dict
     return videos
 
 
-def frames(shots: list[Shot], size=(192, 108), fps: int = 8) -> list[np.ndarray]:
+def frames(shots: list[Shot], size=SIZE, fps: int = FPS) -> list[np.ndarray]:
     """A planned video's frames (RGB uint8): each shot's pan, one after another."""
     from indexer.samples import pan, photo
     out: list[np.ndarray] = []
@@ -83,7 +84,7 @@ def frames(shots: list[Shot], size=(192, 108), fps: int = 8) -> list[np.ndarray]
     return out
 
 
-def write(root: Path, videos: dict[str, list[Shot]], size=(192, 108), fps: int = 8) -> Path:
+def write(root: Path, videos: dict[str, list[Shot]], size=SIZE, fps: int = FPS) -> Path:
     """Encode every planned video under ``root`` as ``<id>.mp4``."""
     from indexer.samples import write_video
     root = Path(root)

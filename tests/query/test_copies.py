@@ -137,7 +137,7 @@ def test_query_frames_piled_onto_one_video_frame_are_not_seconds_of_copy():
 def test_a_long_pile_onto_one_video_frame_is_weaker_than_a_short_diagonal():
     """Eight query frames piled onto one video frame (a dark or smooth picture is alike for a
     long time) gain more in all than four along the diagonal; strength, which ranks, credits the
-    pile as the copy score does: with the length both sides show."""
+    pile at most 2.5x the one frame it shows (the copy score only that frame)."""
     sim = np.full((2, 10, 10), 0.1, np.float32)
     sim[0, 1:9, 3] = 0.95
     sim[1, np.arange(1, 5), np.arange(1, 5)] = 0.95
