@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import scratch, table, write_section  # noqa: E402
-from bench.quality import FPS, build_set, other_footage  # noqa: E402
 from bench.peers import mean_features  # noqa: E402
+from bench.quality import FPS, build_set, other_footage  # noqa: E402
 from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.samples import write_video  # noqa: E402
 from query import neighbours  # noqa: E402

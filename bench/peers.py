@@ -53,17 +53,15 @@ class Tally:
         got[CALLED].append(any(m.is_copy for m in matches if m.video_id in holders))
         return matches
 
-    def rate(self, cases, column: str) -> float:
-        """The share of the queries of ``cases`` (one case, or a list of them) counted in ``column``."""
-        cases = cases if isinstance(cases, list) else [cases]
+    def rate(self, cases: list, column: str) -> float:
+        """The share of the queries of ``cases`` counted in ``column``."""
         return float(np.mean([x for c in cases for x in self.found[c][column]]))
 
-    def count(self, cases) -> int:
-        cases = cases if isinstance(cases, list) else [cases]
+    def count(self, cases: list) -> int:
         return sum(len(self.found[c][SYSTEMS[0]]) for c in cases)
 
     def rows(self, columns: tuple[str, ...] = COLUMNS) -> list[list]:
         """A row a case (its name, queries, each column's share) and a bold row of them all."""
-        out = [[case, self.count(case), *(f"{self.rate(case, n):.2f}" for n in columns)] for case in self.found]
+        out = [[case, self.count([case]), *(f"{self.rate([case], n):.2f}" for n in columns)] for case in self.found]
         every = list(self.found)
         return out + [["**all**", self.count(every), *(f"**{self.rate(every, n):.2f}**" for n in columns)]]

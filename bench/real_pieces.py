@@ -67,9 +67,9 @@ def run(draws: list[int], sources: int) -> str:
                 q = other_footage(truth, rng, OTHER_S, set()) + piece + other_footage(truth, rng, OTHER_S, set())
                 clip = write_video(tmp / "q.mp4", q, fps=FPS, options={"crf": "30"})
                 res = tally.add(kind, embedder.embed(s, clip.read_bytes(), dense=True), HOLDERS[name])
-                if not tally.found[kind][SYSTEMS[0]][-1]:
+                rank = min(rank_of([m.video_id for m in res], v) for v in HOLDERS[name])
+                if rank > 1:
                     copy = max((m.copy_score for m in res if m.video_id in HOLDERS[name]), default=0.0)
-                    rank = min(rank_of([m.video_id for m in res], v) for v in HOLDERS[name])
                     misses.append(f"{name} {kind} (draw {draw}): rank {rank}, copy score {copy:.2f}; "
                                   f"first {res[0].video_id} at {res[0].copy_score:.2f}")
     return "\n".join([

@@ -40,16 +40,17 @@ COPIES = 18  # transformed copies added to each collection for the diversity-wit
 COPY_KINDS = tuple(k for k in (*KINDS[1:], *HARD_KINDS) if k != "letterboxed")  # (copies keep the frame size)
 
 
-def with_copies(root: Path, plan: dict[str, list[places.Shot]], seed: int,
-                count: int = COPIES) -> dict[str, list[places.Shot]]:
-    """``plan`` written under ``root`` with ``count`` transformed copies of its videos beside it
-    (``copy/<source>-<kind>``, the kinds of testkit.media in turn at drawn strengths, re-encoded at
-    crf 30). Returns the plan with the copies' shots: their source's, and for a pip copy also the
-    shots of the other video it is laid over."""
+def with_copies(root: Path, plan: dict[str, list[places.Shot]], seed: int, frames: dict[str, list[np.ndarray]],
+                written: Path, count: int = COPIES) -> dict[str, list[places.Shot]]:
+    """A collection under ``root``: ``plan``'s videos (links to those ``written`` already; their
+    ``frames``) and ``count`` transformed copies of them (``copy/<source>-<kind>``, the kinds of
+    testkit.media in turn at drawn strengths, re-encoded at crf 30). Returns the plan with the
+    copies' shots: their source's, and for a pip copy also the shots of the other video it is
+    laid over."""
     rng = np.random.default_rng(100 + seed)
-    frames = {v: places.frames(shots) for v, shots in plan.items()}
-    for v, fr in frames.items():  # (as places.write, which would render them again)
-        write_video(root / f"{v}.mp4", fr, fps=places.FPS)
+    for v in plan:
+        (root / f"{v}.mp4").parent.mkdir(parents=True, exist_ok=True)
+        (root / f"{v}.mp4").symlink_to((written / f"{v}.mp4").resolve())
     out = dict(plan)
     ids = list(plan)
     for i, v in enumerate(rng.choice(ids, count, replace=False)):
@@ -70,6 +71,24 @@ def with_copies(root: Path, plan: dict[str, list[places.Shot]], seed: int,
         write_video(root / f"{name}.mp4", copy, fps=places.FPS, options={"crf": "30"})
         out[name] = shots
     return out
+
+
+def overlaps(s: Searcher, plan: dict[str, list[places.Shot]], anchors: list[str], seed: int,
+             direct: Searcher | None = None) -> tuple[dict[str, float], list[str]]:
+    """The content overlap of the nine (k = the anchors) each method chooses: the anchors (the
+    oracle), FindDissimilar in content and path mode (and in content mode on ``direct``, when
+    given), 50 random nines drawn with ``seed`` (their mean) and farthest-point on mean features;
+    and the content mode's nine."""
+    k = len(anchors)
+    content = [m.video_id for m in s.dissimilar(k)]
+    out = {"oracle": places.overlap(anchors, plan), "content": places.overlap(content, plan)}
+    if direct is not None:
+        out["direct"] = places.overlap([m.video_id for m in direct.dissimilar(k)], plan)
+    out["path"] = places.overlap([m.video_id for m in s.dissimilar(k, mode="path")], plan)
+    rng = np.random.default_rng(seed)
+    out["random"] = float(np.mean([places.overlap(list(rng.choice(s.ids, k, replace=False)), plan) for _ in range(50)]))
+    out["meanfeat"] = places.overlap(mean_feature_farthest(s, k), plan)
+    return out, content
 
 
 def mean_feature_farthest(s: Searcher, k: int) -> list[str]:
@@ -137,35 +156,23 @@ def run(tmp: Path, seeds: list[int], cost_sizes: tuple[int, ...] = (10_000, 100_
     frames_total = videos_total = 0
     for seed in seeds:
         plan = places.plan(seed)
-        root = places.write(tmp / f"places{seed}", plan)
+        rendered = {v: places.frames(shots) for v, shots in plan.items()}
+        root = places.write(tmp / f"places{seed}", plan, rendered=rendered)
         index(root, tmp / f"places-atlas{seed}", IndexSettings(progress=False))
         s = Searcher(read_bundle(tmp / f"places-atlas{seed}"))
         frames_total += len(s.frame_time)
         videos_total += len(s.ids)
         anchors = [v for v in plan if v.startswith("anchor/")]
-        k = len(anchors)
-        div["oracle"].append(places.overlap(anchors, plan))
-        div["content"].append(places.overlap([m.video_id for m in s.dissimilar(k)], plan))
         direct = Searcher(s.bundle, dataclasses.replace(s.settings, view_bridges=0))
-        div["direct"].append(places.overlap([m.video_id for m in direct.dissimilar(k)], plan))
-        div["path"].append(places.overlap([m.video_id for m in s.dissimilar(k, mode="path")], plan))
-        rng = np.random.default_rng(seed)
-        div["random"].append(float(np.mean([places.overlap(list(rng.choice(s.ids, k, replace=False)), plan)
-                                             for _ in range(50)])))
-        div["meanfeat"].append(places.overlap(mean_feature_farthest(s, k), plan))
+        for key, value in overlaps(s, plan, anchors, seed, direct)[0].items():
+            div[key].append(value)
         farthest_from_queries(s, plan, far)
-        copied = with_copies(tmp / f"copies{seed}", plan, seed)
+        copied = with_copies(tmp / f"copies{seed}", plan, seed, rendered, root)
         index(tmp / f"copies{seed}", tmp / f"copies-atlas{seed}", IndexSettings(progress=False))
-        sc = Searcher(read_bundle(tmp / f"copies-atlas{seed}"))
-        nine = [m.video_id for m in sc.dissimilar(k)]
+        values, nine = overlaps(Searcher(read_bundle(tmp / f"copies-atlas{seed}")), copied, anchors, seed)
+        for key, value in values.items():
+            with_copy[key].append(value)
         with_copy["copies among the nine"].append(sum(v.startswith("copy/") for v in nine))
-        with_copy["oracle"].append(places.overlap(anchors, copied))
-        with_copy["content"].append(places.overlap(nine, copied))
-        with_copy["path"].append(places.overlap([m.video_id for m in sc.dissimilar(k, mode="path")], copied))
-        rng = np.random.default_rng(seed)
-        with_copy["random"].append(float(np.mean([places.overlap(list(rng.choice(sc.ids, k, replace=False)), copied)
-                                                  for _ in range(50)])))
-        with_copy["meanfeat"].append(places.overlap(mean_feature_farthest(sc, k), copied))
 
         shot_of = [places.place_at(plan[s.ids[s.frame_video[j]]], s.frame_time[j]) for j in range(len(s.frame_time))]
         gold = np.array([sh.cls for sh in shot_of], object)

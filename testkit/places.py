@@ -84,12 +84,14 @@ def frames(shots: list[Shot], size=SIZE, fps: int = FPS) -> list[np.ndarray]:
     return out
 
 
-def write(root: Path, videos: dict[str, list[Shot]], size=SIZE, fps: int = FPS) -> Path:
-    """Encode every planned video under ``root`` as ``<id>.mp4``."""
+def write(root: Path, videos: dict[str, list[Shot]], size=SIZE, fps: int = FPS,
+          rendered: dict[str, list[np.ndarray]] | None = None) -> Path:
+    """Encode every planned video under ``root`` as ``<id>.mp4`` (its :func:`frames`, or those in
+    ``rendered`` when the caller has them already)."""
     from indexer.samples import write_video
     root = Path(root)
     for vid, shots in videos.items():
-        write_video(root / f"{vid}.mp4", frames(shots, size, fps), fps=fps)
+        write_video(root / f"{vid}.mp4", rendered[vid] if rendered else frames(shots, size, fps), fps=fps)
     return root
 
 
