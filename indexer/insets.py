@@ -16,6 +16,7 @@ import numpy as np
 
 EDGE = 16            # colour step (0-255, largest channel) across a border, two pixels apart
 WINDOW = 6           # consecutive frames whose lines are pooled (1.5 s at a clip's 4 fps)
+INDEX_WINDOW = 4     # ... and at an index's sampling rate (4 s at 1 fps; with 6, videos under 12 s miss more)
 SIDE = 0.75          # share of a side's length on a line (pooled over the stretch's frames)
 MIN_SIZE = 0.25      # an inset spans at least this share of the width and of the height ...
 MAX_AREA = 0.8       # ... and at most this share of the picture (more is a crop, not an inset)
@@ -207,25 +208,25 @@ def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int,
     return not ratios or float(np.median(ratios)) >= OWN_MOTION
 
 
-def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
+def insets(frames: np.ndarray, window: int = WINDOW) -> list[tuple[int, int, int, int]]:
     """Rectangles ``(x0, y0, x1, y1)`` (the inside, end exclusive) of pictures inset into ``frames``
     (``(n, h, w, 3)`` RGB uint8, consecutive), at most ``MAX_INSETS``; empty when there is none
-    (or fewer than ``WINDOW`` frames). A rectangle counts where one stretch of the clip finds it
+    (or fewer than ``window`` frames: the stretch whose lines are pooled). A rectangle counts where one stretch of the clip finds it
     and a neighbouring one shows its sides as lines too, if more weakly (content's lines move, a
     border does not); the one most stretches find is taken first, then the one with fewest sides
     on the frame's edge (a side there is not seen, only allowed), then the best supported."""
     n = len(frames)
-    if n < WINDOW:
+    if n < window:
         return []
     gx, gy = _edges(frames)
     vert, horiz = _lines(gx), _lines(gy.transpose(0, 2, 1)).transpose(0, 2, 1)
     change = _step(frames[1:], frames[:-1])
     found, maps = [], []
-    starts = range(0, n - WINDOW + 1, max(1, WINDOW // 2))  # stretches overlapping by half
+    starts = range(0, n - window + 1, max(1, window // 2))  # stretches overlapping by half
     for a in starts:
         # a line's share of the stretch's frames: a border holds in all, a moving edge passes by
-        maps.append(_cumulative(vert[a:a + WINDOW].mean(axis=0), horiz[a:a + WINDOW].mean(axis=0)))
-        r = _rectangles(*maps[-1], change[a:a + WINDOW - 1].mean(axis=0))
+        maps.append(_cumulative(vert[a:a + window].mean(axis=0), horiz[a:a + window].mean(axis=0)))
+        r = _rectangles(*maps[-1], change[a:a + window - 1].mean(axis=0))
         found.append(np.hstack([r, np.full((len(r), 1), a)]))  # and the stretch it holds in
     # rectangles whose sides a neighbouring stretch also shows as lines, if more weakly (a border
     # between pictures of like colour fades in and out; and where the lines of a picture's own
@@ -256,7 +257,7 @@ def insets(frames: np.ndarray) -> list[tuple[int, int, int, int]]:
                   int(x1) - 1 if x1 < w - 1 else w, int(y1) - 1 if y1 < h - 1 else h)
         held = np.zeros(n, bool)  # the frames of the stretches that found it
         for a in rects[group, 6].astype(int):
-            held[a:a + WINDOW] = True
+            held[a:a + window] = True
         if grey is None:
             grey = frames.mean(axis=-1, dtype=np.float32)
         ix = np.clip(np.minimum(rects[:, 2], x1) - np.maximum(rects[:, 0], x0), 0, None)

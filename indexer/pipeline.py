@@ -32,6 +32,7 @@ from .debris import sweep, tag
 from .digest import weights_digest
 from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
+from .insets import INDEX_WINDOW, insets
 from .labels import attach
 from .paths import fingerprints
 from .polling import wait_until
@@ -286,12 +287,18 @@ class Extractor:
         for w in info["warnings"]:
             report.warnings.append(f"{v.path}: {w}")
         thumbs = np.stack(acc.thumbs)[keep]
+        info["insets"] = _insets(thumbs)
         self.cache.put(piece.digest, times[keep], np.concatenate(acc.feats)[keep], thumbs, info, pixel_stats(thumbs))
         report.decoded += 1
         report.timings["decoded_frames"] = report.timings.get("decoded_frames", 0) + len(keep)
         report.timings["decoded_video_seconds"] = (
             report.timings.get("decoded_video_seconds", 0) + _span(times[keep], self.settings.sampling.fps))
         return True
+
+
+def _insets(thumbs: np.ndarray) -> list[list[int]]:
+    """Pictures laid over the video's footage (picture in picture), found on its sampled frames."""
+    return [[int(x) for x in r] for r in insets(thumbs, INDEX_WINDOW)]
 
 
 def _span(times: np.ndarray, fps: float) -> float:
@@ -349,6 +356,8 @@ def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float)
             "id": v.video_id, "path": str(v.path), "content_hash": digest, "frames": int(len(c.times)),
             "duration_s": _span(c.times, fps),
             **{k: info.get(k) for k in ("width", "height", "rotation", "codec", "decode_mode", "warnings")},
+            # (entries cached before insets were looked for have none recorded)
+            "insets": info["insets"] if "insets" in info else _insets(np.load(c.thumbs_path, mmap_mode="r")),
         }
         out.append(Extracted(record, c.times, c.thumbs_path, c.pixel_stats, cache))
     return out

@@ -585,7 +585,7 @@ class Searcher:
             shares = None
             if q.video is not None and self.settings.view_rounds:
                 rows = self.rows_of(q)
-                own = views.views(self.bundle.frames.take(rows[_spread(len(rows), self.settings.view_frames)]))
+                own = self._views(q.video, rows[_spread(len(rows), self.settings.view_frames)])
                 links = self._links(own, close)
                 shares = lambda v: bool(close[v] >= self.settings.view_floor) and links.shares(-1, v)  # noqa: E731
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, q.video, shares,
@@ -608,7 +608,7 @@ class Searcher:
             if v == -1:
                 return query
             n = int(self.offsets[v + 1] - self.offsets[v])
-            return views.views(self.bundle.frames.take(int(self.offsets[v]) + _spread(n, st.view_frames)))
+            return self._views(v, int(self.offsets[v]) + _spread(n, st.view_frames))
 
         @functools.cache
         def closeness(v: int) -> np.ndarray:
@@ -621,6 +621,11 @@ class Searcher:
             both[[v for v in (a, c) if v >= 0]] = -np.inf
             return [int(b) for b in _top(both, st.view_bridges, np.isfinite)]
         return views.Links(of, bridges, st.view_threshold, st.view_min_area)
+
+    def _views(self, v: int, rows: np.ndarray) -> views.Views:
+        """Shared-view pictures of video ``v``'s frames ``rows``, with those of the pictures the
+        indexer found inset into it (its record's ``insets``)."""
+        return views.with_insets(self.bundle.frames.take(rows), self.bundle.content.videos[v].get("insets") or ())
 
     def _dissimilar_paths(self, k: int, q: Query | None) -> list[Match]:
         """Max-min diversity over fingerprints, or the farthest videos from a query."""

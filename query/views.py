@@ -14,6 +14,11 @@ For every pair of frames (at most ``view_frames`` per video, evenly spaced):
 
 The pair's score is its best frame pair's correlation (0 when no frame pair overlaps enough);
 ``shares`` compares it with a threshold. Numpy only; about 20-40 ms for two videos of 16 frames.
+
+A picture shrunk into a box over other footage (picture in picture) shows two videos' places,
+and lines up with neither as a whole. For a video the indexer found an inset in
+(:func:`with_insets`), the frames are also compared as the footage around the inset (the inset
+hidden: hidden pixels take no part in either step) and as the inset scaled up to a whole picture.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from indexer.decode import letterbox, refit
 
 WIDTH = 48  # columns of the small grey pictures (rows follow the thumbnails' aspect)
 TAPER = 0.15  # share of each edge faded out before the spectrum
@@ -57,66 +64,107 @@ def _detail(g: np.ndarray, r: int = DETAIL_RADIUS) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Views:
-    """One video's frames, ready to compare: spectra of the tapered pictures and their detail."""
+    """One video's frames, ready to compare: spectra of the tapered pictures, their detail and
+    where each picture may be compared (1; 0 where a mask hid it, e.g. an inset over it)."""
 
     spectra: np.ndarray  # (n, 2h, w + 1) complex64: the tapered pictures' spectra (zero-padded), whitened
-    detail: np.ndarray   # (n, h, w) float32
-    sums: np.ndarray     # (2, n, h + 1, w + 1) float64: summed-area tables of the detail and its square
+    detail: np.ndarray   # (n, h, w) float32, 0 where hidden
+    valid: np.ndarray    # (n, h, w) float32: 1 where the picture is compared, else 0
+    starts: np.ndarray | None = None  # (n,) bool: frames that begin another sequence (:func:`join`), not a run's next
 
     def __len__(self) -> int:
         return len(self.detail)
 
 
-def views(thumbs: np.ndarray, width: int = WIDTH) -> Views:
-    """:class:`Views` of RGB thumbnails ``(n, H, W, 3)`` uint8."""
+def views(thumbs: np.ndarray, width: int = WIDTH, shown: np.ndarray | None = None) -> Views:
+    """:class:`Views` of RGB thumbnails ``(n, H, W, 3)`` uint8. ``shown``: ``(n, H, W)`` bool, the
+    part of each picture to compare (the rest, e.g. a picture laid over it, takes no part: its
+    small picture's pixels that ``DETAIL_RADIUS`` would carry across the edge are left out too)."""
     g = np.asarray(thumbs, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     n, H, W = g.shape
     h = max(8, int(round(width * H / W)))
-    small = np.einsum("yi,nij,xj->nyx", _resample(H, h), g, _resample(W, width), optimize=True)
-    z = small - small.mean((1, 2), keepdims=True)
-    z /= np.maximum(z.std((1, 2), keepdims=True), 1e-3)
-    z *= _taper(h, width)
+    rows, cols = _resample(H, h), _resample(W, width)
+    small = np.einsum("yi,nij,xj->nyx", rows, g, cols, optimize=True)
+    valid = np.ones((n, h, width), np.float32)
+    if shown is not None:
+        whole = np.einsum("yi,nij,xj->nyx", rows, np.asarray(shown, np.float32), cols, optimize=True) > 0.999
+        k = 2 * DETAIL_RADIUS + 1  # eroded: no detail taken across the hidden part's edge
+        c = np.pad(np.pad(~whole, ((0, 0), (DETAIL_RADIUS,) * 2, (DETAIL_RADIUS,) * 2)).cumsum(1).cumsum(2),
+                   ((0, 0), (1, 0), (1, 0)))
+        valid = ((c[:, k:, k:] - c[:, :-k, k:] - c[:, k:, :-k] + c[:, :-k, :-k]) == 0).astype(np.float32)
+    count = np.maximum(valid.sum((1, 2), keepdims=True), 1.0)
+    z = small - (small * valid).sum((1, 2), keepdims=True) / count
+    z /= np.maximum(np.sqrt((z * z * valid).sum((1, 2), keepdims=True) / count), 1e-3)
+    z *= _taper(h, width) * valid
     z -= z.mean((1, 2), keepdims=True)
     spec = np.fft.rfft2(z, s=(2 * h, 2 * width))
     spec = (spec / (np.abs(spec) + 1e-6)).astype(np.complex64)  # phase only: a product of two is a cross-power spectrum
-    detail = _detail(small).astype(np.float32)
-    d = detail.astype(np.float64)
-    sums = np.pad(np.stack([d, d * d]).cumsum(2).cumsum(3), ((0, 0), (0, 0), (1, 0), (1, 0)))
-    return Views(spec, detail, sums)
+    detail = (_detail(small) * valid).astype(np.float32)
+    return Views(spec, detail, valid)
 
 
-def _box(sums: np.ndarray, frame: np.ndarray, y: np.ndarray, x: np.ndarray, hh: np.ndarray,
-         ww: np.ndarray) -> np.ndarray:
-    """``(2, ...)``: sums of the detail and its square over each frame's box (summed-area tables)."""
-    return (sums[:, frame, y + hh, x + ww] - sums[:, frame, y, x + ww] - sums[:, frame, y + hh, x]
-            + sums[:, frame, y, x])
+def join(*parts: Views) -> Views:
+    """Several sequences of one video's frames as one :class:`Views` (each begins a new run)."""
+    starts = np.concatenate([np.arange(len(p)) == 0 for p in parts])
+    return Views(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("spectra", "detail", "valid")), starts)
+
+
+GROW = 1  # pixels an inset's rectangle is widened by: its found inside stops 1-2 pixels short of the edge ...
+BAND = 1  # ... and this much of the widened edge is left out (it may hold the footage around)
+
+
+def with_insets(thumbs: np.ndarray, rects, width: int = WIDTH) -> Views:
+    """:class:`Views` of a video's thumbnails and, for each picture inset into them (``rects``,
+    ``(x0, y0, x1, y1)`` as :func:`indexer.insets.insets` gives them), of the footage around the
+    insets (they are left out) and of each inset scaled up to the whole picture: a picture laid
+    over other footage shares views with both. Without ``rects``, the plain views."""
+    plain = views(thumbs, width)
+    if not len(rects) or not len(thumbs):
+        return plain
+    n, H, W = thumbs.shape[:3]
+    around = np.ones((n, H, W), bool)
+    parts = [plain]
+    for x0, y0, x1, y1 in rects:
+        around[:, y0:y1, x0:x1] = False
+        x0, y0, x1, y1 = max(0, x0 - GROW), max(0, y0 - GROW), min(W, x1 + GROW), min(H, y1 + GROW)
+        scaled = [refit(f[y0:y1, x0:x1], W, H) for f in thumbs]
+        h, w = scaled[0].shape[:2]
+        band = int(round(BAND * w / (x1 - x0)))
+        shown = np.zeros((n, H, W), bool)
+        oy, ox = (H - h) // 2, (W - w) // 2
+        shown[:, oy + band:oy + h - band, ox + band:ox + w - band] = True
+        parts.append(views(np.stack([letterbox(f, W, H) for f in scaled]), width, shown))
+    return join(plain, views(thumbs, width, around), *parts[1:])
 
 
 def _pair_scores(a: Views, ia: np.ndarray, b: Views, ib: np.ndarray, min_area: float) -> np.ndarray:
     """For frame pairs ``(a[ia], b[ib])`` (index arrays that broadcast): the Pearson correlation
-    of their detail where they overlap, at the translation phase correlation finds for the pair
-    (``a[y, x] ~ b[y - dy, x - dx]``); 0 where the overlap is under ``min_area`` of a picture."""
+    of their detail where they overlap (and both are shown), at the translation phase correlation
+    finds for the pair (``a[y, x] ~ b[y - dy, x - dx]``); 0 where that part is under ``min_area``
+    of a picture."""
     H, W = a.spectra.shape[1], 2 * (a.spectra.shape[2] - 1)
     h, w = a.detail.shape[1:]
     shape = np.broadcast_shapes(ia.shape, ib.shape)
     at = np.fft.irfft2(a.spectra[ia] * np.conj(b.spectra[ib]), s=(H, W)).reshape(*shape, -1).argmax(-1)
     dy, dx = np.divmod(at, W)
     dy, dx = np.where(dy < H // 2, dy, dy - H), np.where(dx < W // 2, dx, dx - W)
-    hh, ww = h - np.abs(dy), w - np.abs(dx)
-    ok = (hh * ww >= min_area * h * w) & (hh >= 2) & (ww >= 2)
-    # sum of products over the overlap: b shifted by (dy, dx) into a's frame (zeros outside it)
+    # b shifted by (dy, dx) into a's frame (zeros outside it), and where both are shown
     y, x = np.arange(h)[:, None], np.arange(w)[None, :]
     yb, xb = y - dy[..., None, None], x - dx[..., None, None]
     inside = (yb >= 0) & (yb < h) & (xb >= 0) & (xb < w)
-    shifted = np.where(inside, b.detail[ib[..., None, None], np.clip(yb, 0, h - 1), np.clip(xb, 0, w - 1)], 0)
-    pq = np.einsum("...yx,...yx->...", a.detail[ia].astype(np.float64), shifted)
-    hh, ww = np.maximum(hh, 0), np.maximum(ww, 0)
-    sp, spp = _box(a.sums, ia, np.maximum(dy, 0), np.maximum(dx, 0), hh, ww)
-    sq, sqq = _box(b.sums, ib, np.maximum(-dy, 0), np.maximum(-dx, 0), hh, ww)
-    n = np.maximum(hh * ww, 1)
-    den = np.sqrt(np.maximum(spp - sp * sp / n, 0) * np.maximum(sqq - sq * sq / n, 0))
-    good = ok & (den > 1e-6)
-    return np.where(good, (pq - sp * sq / n) / np.where(good, den, 1), 0).astype(np.float32)
+    at_b = (ib[..., None, None], np.clip(yb, 0, h - 1), np.clip(xb, 0, w - 1))
+    both = np.where(inside, b.valid[at_b], 0) * a.valid[ia]
+    q = b.detail[at_b] * both
+    p = a.detail[ia] * both
+    n = both.sum((-2, -1), dtype=np.float64)
+    sp, sq = p.sum((-2, -1), dtype=np.float64), q.sum((-2, -1), dtype=np.float64)
+    spp = np.einsum("...yx,...yx->...", p, p, dtype=np.float64)
+    sqq = np.einsum("...yx,...yx->...", q, q, dtype=np.float64)
+    pq = np.einsum("...yx,...yx->...", p, q, dtype=np.float64)
+    nn = np.maximum(n, 1)
+    den = np.sqrt(np.maximum(spp - sp * sp / nn, 0) * np.maximum(sqq - sq * sq / nn, 0))
+    good = (n >= max(min_area * h * w, 4)) & (den > 1e-6)
+    return np.where(good, (pq - sp * sq / nn) / np.where(good, den, 1), 0).astype(np.float32)
 
 
 def frame_scores(a: Views, b: Views, min_area: float = 0.2) -> np.ndarray:
@@ -139,7 +187,10 @@ def runs(a: Views, threshold: float, min_area: float = 0.2) -> np.ndarray:
     if len(a) < 2:
         return np.zeros(len(a), np.int64)
     i = np.arange(len(a) - 1)
-    return np.concatenate([[0], np.cumsum(_pair_scores(a, i, a, i + 1, min_area) < threshold)])
+    breaks = _pair_scores(a, i, a, i + 1, min_area) < threshold
+    if a.starts is not None:
+        breaks |= a.starts[1:]
+    return np.concatenate([[0], np.cumsum(breaks)])
 
 
 class Links:

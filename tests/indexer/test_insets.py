@@ -3,14 +3,18 @@ over photographs without an inset, logo boxes and rectangles in the filmed scene
 for one."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from indexer import index, read_bundle
 from indexer.decode import read_samples
 from indexer.insets import insets
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
 from testkit.media import transform
+from tests.conftest import FAST
 
 SIZE = (192, 108)
 
@@ -94,3 +98,36 @@ def test_a_still_picture_with_a_frame_in_it_has_none(tmp_path):
 
 def test_too_few_frames_have_none():
     assert insets(np.zeros((2, 126, 224, 3), np.uint8)) == []
+
+
+def test_the_indexer_records_each_videos_insets_also_for_videos_cached_before(tmp_path):
+    """``vidatlas index`` looks for insets on each video's sampled frames and records them with the
+    video; a feature-cache entry written before insets were looked for gets them at the build."""
+    x, y, w, h = 20, 30, 120, 68
+    inside = list(pan(photo("astronaut"), 64, (w, h), seed=2, zoom=0.7))
+    frames = []
+    for f, b in zip(inside, pan(photo("chelsea"), 64, SIZE, seed=3, zoom=0.6)):
+        g = b.copy()
+        g[y:y + h, x:x + w] = f
+        frames.append(g)
+    write_video(tmp_path / "videos" / "pip.mp4", frames, fps=8, options={"crf": "30"})
+    write_video(tmp_path / "videos" / "pan.mp4", list(pan(photo("chelsea"), 64, SIZE, seed=4, zoom=0.6)), fps=8)
+    atlas = tmp_path / "atlas"
+
+    def recorded() -> dict:
+        report = index(tmp_path / "videos", atlas, FAST)
+        assert report.exit_status == 0, report.summary()
+        return {r["id"]: r["insets"] for r in read_bundle(atlas).content.videos}
+    first = recorded()
+    assert first["pan"] == [] and len(first["pip"]) == 1
+    sx, sy = SamplingSettings().thumb_width / SIZE[0], SamplingSettings().thumb_height / SIZE[1]
+    want = (x * sx, y * sy, (x + w) * sx, (y + h) * sy)
+    assert max(abs(a - b) for a, b in zip(first["pip"][0], want)) <= 4, (first, want)
+    for entry in atlas.rglob("*.npz"):  # as an earlier version cached it: no insets in its info
+        with np.load(entry) as z:
+            members = dict(z)
+        info = json.loads(members["info"].tobytes().decode())
+        if "insets" in info:
+            del info["insets"]
+            np.savez(entry, **{**members, "info": np.frombuffer(json.dumps(info).encode(), np.uint8)})
+    assert recorded() == first

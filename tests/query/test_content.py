@@ -2,9 +2,13 @@
 import numpy as np
 import pytest
 
-from indexer import VidatlasError
+from indexer import VidatlasError, index, read_bundle
+from indexer.samples import write_video
 from query import content
+from query.search import Searcher
 from testkit import places
+from testkit.media import hard_transform
+from tests.conftest import FAST
 
 
 def test_a_nine_without_shared_content_is_found_where_one_exists(places_searcher, shared_places):
@@ -49,3 +53,33 @@ def test_places_cover_every_frame_and_one_shared_place_makes_videos_close():
     pl = content.Places.build(np.concatenate([one, two]), np.array([0, 10, 17]))
     assert pl.closeness(content.places(content._unit(jitter(b, 2))))[0] > 0.9
     assert pl.closeness(pa)[1] > 0.9  # one shared place is enough
+
+
+@pytest.fixture(scope="module")
+def with_pip(tmp_path_factory, shared_places):
+    """The shared-places collection and a copy of ``anchor/00`` shrunk over ``anchor/01``'s
+    footage (picture in picture): it shows both anchors' places. Returns its plan and searcher."""
+    root = tmp_path_factory.mktemp("with-pip")
+    plan = dict(shared_places)
+    rendered = {v: places.frames(shots) for v, shots in plan.items()}
+    places.write(root / "videos", plan, rendered=rendered)
+    src, under = rendered["anchor/00"], rendered["anchor/01"]
+    under = (under * (len(src) // len(under) + 1))[:len(src)]
+    write_video(root / "videos" / "copy" / "pip.mp4", hard_transform(src, "pip", np.random.default_rng(0), under),
+                fps=places.FPS, options={"crf": "30"})
+    plan["copy/pip"] = plan["anchor/00"] + plan["anchor/01"]
+    report = index(root / "videos", root / "atlas", FAST)
+    assert report.exit_status == 0, report.summary()
+    return plan, Searcher(read_bundle(root / "atlas"))
+
+
+def test_a_picture_laid_over_other_footage_shares_content_with_both(with_pip):
+    """The indexer records the inset of the pip copy, and the nine then shares nothing: without
+    its inset (the copy's features are its background's, and the background is partly hidden)
+    the nine of this collection takes the copy with a video that shares a place with it."""
+    plan, s = with_pip
+    record = next(r for r in s.bundle.content.videos if r["id"] == "copy/pip")
+    assert len(record["insets"]) == 1
+    anchors = [v for v in plan if v.startswith("anchor/")]
+    chosen = [m.video_id for m in s.dissimilar(len(anchors))]
+    assert places.overlap(chosen, plan) == 0.0

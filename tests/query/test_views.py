@@ -2,8 +2,12 @@
 FindDissimilar (content) never keeps two videos that share one when it can choose otherwise."""
 import numpy as np
 
-from indexer.samples import photo
+from indexer.decode import read_samples
+from indexer.insets import INDEX_WINDOW, insets
+from indexer.samples import pan, photo, write_video
+from indexer.settings import SamplingSettings
 from query import content, views
+from testkit.media import hard_transform
 from query.settings import SearchSettings
 
 THRESHOLD = SearchSettings.view_threshold
@@ -125,3 +129,26 @@ def test_the_farthest_from_a_query_leave_out_one_that_shares_a_view_with_it():
     assert sharing not in [v for v, _ in far] and len(far) == 3 and set(checked) >= {v for v, _ in far}
     everyone = content.farthest(pl, q, 7, exclude=0, shares=shares)  # all but the query: it comes last, at 0
     assert everyone[-1] == (sharing, 0.0) and len({v for v, _ in everyone}) == 7
+
+
+def _sampled(path, frames) -> np.ndarray:
+    """``frames`` through H.264 and back, sampled as the indexer samples (its thumbnails)."""
+    _, thumbs, _ = read_samples(write_video(path, frames, fps=8, options={"crf": "30"}), SamplingSettings())
+    return thumbs
+
+
+def test_a_picture_inset_over_other_footage_shares_views_with_both(tmp_path):
+    size = (192, 108)
+    src, under, other = (list(pan(photo(name), 64, size, seed=i, zoom=0.6))
+                         for i, name in enumerate(("astronaut", "coffee", "rocket")))
+    pip = _sampled(tmp_path / "pip.mp4", hard_transform(src, "pip", np.random.default_rng(1), under))
+    rects = insets(pip, INDEX_WINDOW)
+    assert len(rects) == 1
+    plain, whole = views.views(pip), views.with_insets(pip, rects)
+    src, under, other = (views.views(_sampled(tmp_path / f"{i}.mp4", f)) for i, f in enumerate((src, under, other)))
+    assert views.shared_view(plain, src) < THRESHOLD  # the shrunk picture does not line up with its source
+    assert views.shared_view(whole, src) >= THRESHOLD  # scaled up again, it does
+    assert views.shared_view(plain, under) < THRESHOLD  # the footage around it lines up with its own ...
+    assert views.shared_view(whole, under) >= THRESHOLD  # ... once the inset is left out
+    assert views.shared_view(whole, other) < THRESHOLD
+    assert len(set(views.runs(whole, THRESHOLD))) >= 3  # the three sequences are never one run
