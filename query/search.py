@@ -585,8 +585,8 @@ class Searcher:
             shares = None
             if q.video is not None and self.settings.view_rounds:
                 rows = self.rows_of(q)
-                own = self._views(q.video, rows[_spread(len(rows), self.settings.view_frames)])
-                links = self._links(own, close)
+                rows = rows[_spread(len(rows), self.settings.view_frames)]
+                links = self._links(self._views(q.video, rows), close, rows)
                 shares = lambda v: bool(close[v] >= self.settings.view_floor) and links.shares(-1, v)  # noqa: E731
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, q.video, shares,
                                                                    self.settings.view_checks, close)]
@@ -596,19 +596,36 @@ class Searcher:
                                                       self.settings.view_rounds, self.settings.view_checks)
         return [self._whole(v, d) for v, d in chosen]
 
-    def _links(self, query: views.Views | None = None, query_closeness: np.ndarray | None = None) -> views.Links:
+    def shares_place(self, a: str, b: str) -> bool:
+        """Do two indexed videos show a place in common, by the check FindDissimilar makes (a
+        shared view, directly or through a bridge; see :mod:`query.views`)?"""
+        return self._links().shares(self.video_row(a), self.video_row(b))
+
+    def _links(self, query: views.Views | None = None, query_closeness: np.ndarray | None = None,
+               query_rows: np.ndarray | None = None) -> views.Links:
         """The shared-view check for one answer (see :mod:`query.views`): direct, or through one of
         the ``view_bridges`` videos closest in content to the two in all. A query's own frames, when given,
         are video -1 (``query_closeness``: its content closeness to every video). Each video's
         frames (``view_frames`` of them at most, evenly spaced) are prepared once per answer."""
         st = self.settings
 
+        def rows(v: int) -> np.ndarray:
+            return query_rows if v == -1 else int(self.offsets[v]) + _spread(int(self.offsets[v + 1] - self.offsets[v]),
+                                                                            st.view_frames)
+
         @functools.cache
         def of(v: int) -> views.Views:
-            if v == -1:
-                return query
-            n = int(self.offsets[v + 1] - self.offsets[v])
-            return self._views(v, int(self.offsets[v]) + _spread(n, st.view_frames))
+            return query if v == -1 else self._views(v, rows(v))
+
+        @functools.cache
+        def feats(v: int) -> np.ndarray:
+            """Unit features of the frames ``of(v)`` compares (none for the views of an inset)."""
+            out = np.zeros((len(of(v)), self.feats.shape[1]), np.float32)
+            out[:len(rows(v))] = float32_rows(self.feats, rows(v))
+            return out
+
+        def same(a: int, c: int) -> np.ndarray:
+            return feats(a) @ feats(c).T >= st.view_same_feature
 
         @functools.cache
         def closeness(v: int) -> np.ndarray:
@@ -620,7 +637,7 @@ class Searcher:
             both = closeness(a) + closeness(c)
             both[[v for v in (a, c) if v >= 0]] = -np.inf
             return [int(b) for b in _top(both, st.view_bridges, np.isfinite)]
-        return views.Links(of, bridges, st.view_threshold, st.view_min_area)
+        return views.Links(of, bridges, st.view_threshold, st.view_min_area, same if st.view_same_feature <= 1 else None)
 
     def _views(self, v: int, rows: np.ndarray) -> views.Views:
         """Shared-view pictures of video ``v``'s frames ``rows``, with those of the pictures the

@@ -150,7 +150,7 @@ class SearchSettings:
     Measured once (2026-12-03, every video pair of 14 testkit.places collections): of 7,144 pairs
     with no photograph in common the highest scored 0.79 (same class, other photograph: 0.71);
     1,569 of the 1,648 pairs sharing a photograph through windows that overlap by >= 0.3 reach 0.85."""
-    view_bridges: int = 3
+    view_bridges: int = 5
     """A pair that shares no view directly still shares a place when one continuous run of a third
     video's frames shares a view with each (two pans over different parts of one photograph, both
     overlapping a longer one): this many third videos are tried per pair, those with the highest
@@ -158,7 +158,17 @@ class SearchSettings:
     far from the other); 0 tries none. Measured once (2026-12-04, every video pair of 14
     testkit.places collections): sharing pairs missed 101 (none tried) / 65 (3, by sum) / 68 (3,
     by the smaller closeness) of 1,676, no false one; on 8 collections panned with windows of 0.45
-    instead of 0.7 of the photograph: 153 / 85 of 972 missed, false 1 / 4 of 4,068."""
+    instead of 0.7 of the photograph: 153 / 85 of 972 missed, false 1 / 4 of 4,068. 3 -> 5
+    (2026-12-07, the 14 collections with 18 transformed copies each, frames also linked by
+    ``view_same_feature``): sharing pairs missed 377 -> 343 of 4,039, false 1 -> 1 of 15,995 (a
+    direct view at 0.851), the query-free nine sharing nothing in 12 -> 13 of 14."""
+    view_same_feature: float = 0.9
+    """Two frames whose feature cosine reaches this count as sharing a view whatever their pictures
+    (a crop scaled back up or a rotated copy, which no translation lines up); above 1 turns it off.
+    Measured once (2026-12-07, 14 testkit.places collections with 18 transformed copies each, 16
+    frames a video): of 15,995 video pairs with no photograph in common, the best frame pair's
+    cosine reached 0.852 once and 0.666 at the 99.9th percentile; a copy and its source reach a
+    median 0.90-0.99 for every kind but pip (0.48) and crop + colour + logo at once (0.81)."""
     view_floor: float = 0.15
     """With a query, only videos at least this close to it in content (query.content) are
     view-checked: each check costs milliseconds, and the farthest videos are mostly far below it.

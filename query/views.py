@@ -201,11 +201,13 @@ class Links:
     pair and video.
 
     ``views_of(v)``: a video's :class:`Views`; ``bridges(a, b)``: the videos to try as bridges
-    (the likeliest first)."""
+    (the likeliest first); ``same(a, b)``: ``(frames of a, frames of b)``, True where two frames
+    are the same picture by other evidence (features of a copy changed in ways a translation does
+    not undo: a crop scaled back up, a rotation), counted as a shared view."""
 
     def __init__(self, views_of: Callable[[int], Views], bridges: Callable[[int, int], list[int]],
-                 threshold: float, min_area: float = 0.2):
-        self.views_of, self.bridges = views_of, bridges
+                 threshold: float, min_area: float = 0.2, same: Callable[[int, int], np.ndarray] | None = None):
+        self.views_of, self.bridges, self.same = views_of, bridges, same
         self.threshold, self.min_area = threshold, min_area
         self._scores: dict[tuple[int, int], np.ndarray] = {}
         self._runs: dict[int, np.ndarray] = {}
@@ -215,7 +217,10 @@ class Links:
         if (b, a) in self._scores:
             return self._scores[b, a].T
         if (a, b) not in self._scores:
-            self._scores[a, b] = frame_scores(self.views_of(a), self.views_of(b), self.min_area)
+            scores = frame_scores(self.views_of(a), self.views_of(b), self.min_area)
+            if self.same is not None:
+                scores = np.where(self.same(a, b), np.float32(1.0), scores)
+            self._scores[a, b] = scores
         return self._scores[a, b]
 
     def _runs_of(self, v: int) -> np.ndarray:

@@ -1,4 +1,6 @@
 """Diversity over content: no two chosen videos share a place when such a set exists."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -57,8 +59,9 @@ def test_places_cover_every_frame_and_one_shared_place_makes_videos_close():
 
 @pytest.fixture(scope="module")
 def with_pip(tmp_path_factory, shared_places):
-    """The shared-places collection and a copy of ``anchor/00`` shrunk over ``anchor/01``'s
-    footage (picture in picture): it shows both anchors' places. Returns its plan and searcher."""
+    """The shared-places collection, a copy of ``anchor/00`` shrunk over ``anchor/01``'s footage
+    (picture in picture: it shows both anchors' places) and a copy of ``anchor/02`` turned by a
+    few degrees. Returns its plan and searcher."""
     root = tmp_path_factory.mktemp("with-pip")
     plan = dict(shared_places)
     rendered = {v: places.frames(shots) for v, shots in plan.items()}
@@ -68,6 +71,9 @@ def with_pip(tmp_path_factory, shared_places):
     write_video(root / "videos" / "copy" / "pip.mp4", hard_transform(src, "pip", np.random.default_rng(0), under),
                 fps=places.FPS, options={"crf": "30"})
     plan["copy/pip"] = plan["anchor/00"] + plan["anchor/01"]
+    turned = hard_transform(rendered["anchor/02"], "rotated", np.random.default_rng(1))
+    write_video(root / "videos" / "copy" / "turned.mp4", turned, fps=places.FPS, options={"crf": "30"})
+    plan["copy/turned"] = plan["anchor/02"]
     report = index(root / "videos", root / "atlas", FAST)
     assert report.exit_status == 0, report.summary()
     return plan, Searcher(read_bundle(root / "atlas"))
@@ -83,3 +89,13 @@ def test_a_picture_laid_over_other_footage_shares_content_with_both(with_pip):
     anchors = [v for v in plan if v.startswith("anchor/")]
     chosen = [m.video_id for m in s.dissimilar(len(anchors))]
     assert places.overlap(chosen, plan) == 0.0
+
+
+def test_a_turned_copy_shares_its_sources_place_through_its_features(with_pip):
+    """No translation lines a turned copy up with its source, so their pictures share no view;
+    their frames' features are those of one picture (``view_same_feature``)."""
+    plan, s = with_pip
+    assert s.shares_place("copy/turned", "anchor/02") and s.shares_place("copy/pip", "anchor/01")
+    assert not s.shares_place("copy/turned", "anchor/00")
+    pictures_only = Searcher(s.bundle, dataclasses.replace(s.settings, view_same_feature=1.1, view_bridges=0))
+    assert not pictures_only.shares_place("copy/turned", "anchor/02")
