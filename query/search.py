@@ -587,7 +587,11 @@ class Searcher:
                 rows = self.rows_of(q)
                 rows = rows[_spread(len(rows), self.settings.view_frames)]
                 links = self._links(self._views(q.video, rows), close, rows)
-                shares = lambda v: bool(close[v] >= self.settings.view_floor) and links.shares(-1, v)  # noqa: E731
+                # a picture laid over other footage is far in content from what its inset shows:
+                # videos with an inset (rare) are checked however far they are
+                inset = self._has_inset
+                shares = lambda v: bool(close[v] >= self.settings.view_floor or inset(q.video) or inset(v)) \
+                    and links.shares(-1, v)  # noqa: E731
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, q.video, shares,
                                                                    self.settings.view_checks, close)]
         chosen = self._spread.get(k)
@@ -638,6 +642,9 @@ class Searcher:
             both[[v for v in (a, c) if v >= 0]] = -np.inf
             return [int(b) for b in _top(both, st.view_bridges, np.isfinite)]
         return views.Links(of, bridges, st.view_threshold, st.view_min_area, same if st.view_same_feature <= 1 else None)
+
+    def _has_inset(self, v: int) -> bool:
+        return bool(self.bundle.content.videos[v].get("insets"))
 
     def _views(self, v: int, rows: np.ndarray) -> views.Views:
         """Shared-view pictures of video ``v``'s frames ``rows``, with those of the pictures the
