@@ -69,6 +69,17 @@ class FeatureCache:
                  info=np.frombuffer(json.dumps(info).encode(), np.uint8))
         os.replace(tmp, meta)
 
+    def update_info(self, digest: str, changes: dict) -> None:
+        """Add ``changes`` to an entry's info (rewritten atomically, like :meth:`put`)."""
+        meta, _ = self._paths(digest)
+        with np.load(meta) as z:
+            members = dict(z)
+        info = {**json.loads(members["info"].tobytes().decode()), **changes}
+        members["info"] = np.frombuffer(json.dumps(info).encode(), np.uint8)
+        tmp = meta.with_name(meta.name + f"{tag()}.npz")
+        np.savez(tmp, **members)
+        os.replace(tmp, meta)
+
     def get(self, digest: str, features: bool = True) -> CachedVideo:
         """An entry; without ``features`` (None) its backbone features, 5 KB a frame, stay on disk."""
         meta, thumbs_path = self._paths(digest)

@@ -32,7 +32,7 @@ from .debris import sweep, tag
 from .digest import weights_digest
 from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
-from .insets import INDEX_WINDOW, insets
+from .insets import INDEX_WINDOW, MAX_INSETS, SAME, insets
 from .labels import attach
 from .paths import fingerprints
 from .polling import wait_until
@@ -296,9 +296,26 @@ class Extractor:
         return True
 
 
+INSET_CHUNK = 240  # sampled frames scanned for insets at once (4 min at 1 fps): bounded memory on long videos
+
+
 def _insets(thumbs: np.ndarray) -> list[list[int]]:
-    """Pictures laid over the video's footage (picture in picture), found on its sampled frames."""
-    return [[int(x) for x in r] for r in insets(thumbs, INDEX_WINDOW)]
+    """Pictures laid over the video's footage (picture in picture), found on its sampled frames:
+    scanned ``INSET_CHUNK`` frames at a time (overlapping by a stretch), the rectangles most
+    chunks find first; none when the scan fails (the video is indexed without them)."""
+    found: list[tuple[int, int, int, int]] = []
+    try:
+        for a in range(0, max(1, len(thumbs) - INDEX_WINDOW + 1), INSET_CHUNK - INDEX_WINDOW):
+            found += insets(np.asarray(thumbs[a:a + INSET_CHUNK]), INDEX_WINDOW)
+    except Exception:  # a detector bug must not lose the video
+        log.exception("inset scan failed; indexed without insets")
+        return []
+    groups: list[list[tuple[int, int, int, int]]] = []
+    for r in found:
+        group = next((g for g in groups if max(abs(x - y) for x, y in zip(g[0], r)) <= SAME), None)
+        groups.append([r]) if group is None else group.append(r)
+    groups.sort(key=len, reverse=True)
+    return [[int(x) for x in g[0]] for g in groups[:MAX_INSETS]]
 
 
 def _span(times: np.ndarray, fps: float) -> float:
@@ -356,11 +373,17 @@ def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float)
             "id": v.video_id, "path": str(v.path), "content_hash": digest, "frames": int(len(c.times)),
             "duration_s": _span(c.times, fps),
             **{k: info.get(k) for k in ("width", "height", "rotation", "codec", "decode_mode", "warnings")},
-            # (entries cached before insets were looked for have none recorded)
-            "insets": info["insets"] if "insets" in info else _insets(np.load(c.thumbs_path, mmap_mode="r")),
+            "insets": info["insets"] if "insets" in info else _cache_insets(cache, digest, c.thumbs_path),
         }
         out.append(Extracted(record, c.times, c.thumbs_path, c.pixel_stats, cache))
     return out
+
+
+def _cache_insets(cache: FeatureCache, digest: str, thumbs: Path) -> list[list[int]]:
+    """The insets of an entry cached before insets were looked for: found once, then kept in it."""
+    found = _insets(np.load(thumbs, mmap_mode="r"))
+    cache.update_info(digest, {"insets": found})
+    return found
 
 
 def _split(rows: np.ndarray, lengths: list[int]) -> list[np.ndarray]:

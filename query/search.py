@@ -586,7 +586,7 @@ class Searcher:
             if q.video is not None and self.settings.view_rounds:
                 rows = self.rows_of(q)
                 rows = rows[_spread(len(rows), self.settings.view_frames)]
-                links = self._links(self._views(q.video, rows), close, rows)
+                links = self._links(self._views(q.video, rows), close, rows, q.video)
                 # a picture laid over other footage is far in content from what its inset shows:
                 # videos with an inset (rare) are checked however far they are
                 inset = self._has_inset
@@ -606,7 +606,7 @@ class Searcher:
         return self._links().shares(self.video_row(a), self.video_row(b))
 
     def _links(self, query: views.Views | None = None, query_closeness: np.ndarray | None = None,
-               query_rows: np.ndarray | None = None) -> views.Links:
+               query_rows: np.ndarray | None = None, query_video: int | None = None) -> views.Links:
         """The shared-view check for one answer (see :mod:`query.views`): direct, or through one of
         the ``view_bridges`` videos closest in content to the two in all. A query's own frames, when given,
         are video -1 (``query_closeness``: its content closeness to every video). Each video's
@@ -639,7 +639,7 @@ class Searcher:
             if st.view_bridges <= 0:
                 return []
             both = closeness(a) + closeness(c)
-            both[[v for v in (a, c) if v >= 0]] = -np.inf
+            both[[v for v in (a, c, -1 if query_video is None else query_video) if v >= 0]] = -np.inf  # (no self-bridge)
             return [int(b) for b in _top(both, st.view_bridges, np.isfinite)]
         return views.Links(of, bridges, st.view_threshold, st.view_min_area, same if st.view_same_feature <= 1 else None)
 

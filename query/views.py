@@ -13,7 +13,8 @@ For every pair of frames (at most ``view_frames`` per video, evenly spaced):
    covers at least ``min_area`` of the picture.
 
 The pair's score is its best frame pair's correlation (0 when no frame pair overlaps enough);
-``shares`` compares it with a threshold. Numpy only; about 20-40 ms for two videos of 16 frames.
+``shares`` compares it with a threshold. About 20-40 ms for two videos of 16 frames (a video
+with an inset compares 2 + its insets times as many frames).
 
 A picture shrunk into a box over other footage (picture in picture) shows two videos' places,
 and lines up with neither as a whole. For a video the indexer found an inset in
@@ -95,8 +96,8 @@ def views(thumbs: np.ndarray, width: int = WIDTH, shown: np.ndarray | None = Non
     count = np.maximum(valid.sum((1, 2), keepdims=True), 1.0)
     z = small - (small * valid).sum((1, 2), keepdims=True) / count
     z /= np.maximum(np.sqrt((z * z * valid).sum((1, 2), keepdims=True) / count), 1e-3)
-    z *= _taper(h, width) * valid
-    z -= z.mean((1, 2), keepdims=True)
+    z *= _taper(h, width)
+    z = (z - (z * valid).sum((1, 2), keepdims=True) / count) * valid  # hidden pixels 0: no part in the shift
     spec = np.fft.rfft2(z, s=(2 * h, 2 * width))
     spec = (spec / (np.abs(spec) + 1e-6)).astype(np.complex64)  # phase only: a product of two is a cross-power spectrum
     detail = (_detail(small) * valid).astype(np.float32)

@@ -11,6 +11,7 @@ import pytest
 from indexer import index, read_bundle
 from indexer.decode import read_samples
 from indexer.insets import insets
+from indexer.pipeline import INSET_CHUNK, _insets
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
 from testkit.media import transform
@@ -114,20 +115,42 @@ def test_the_indexer_records_each_videos_insets_also_for_videos_cached_before(tm
     write_video(tmp_path / "videos" / "pan.mp4", list(pan(photo("chelsea"), 64, SIZE, seed=4, zoom=0.6)), fps=8)
     atlas = tmp_path / "atlas"
 
-    def recorded() -> dict:
+    def recorded(decoded: int) -> dict:
         report = index(tmp_path / "videos", atlas, FAST)
         assert report.exit_status == 0, report.summary()
+        assert report.decoded == decoded
         return {r["id"]: r["insets"] for r in read_bundle(atlas).content.videos}
-    first = recorded()
+    first = recorded(decoded=2)
     assert first["pan"] == [] and len(first["pip"]) == 1
     sx, sy = SamplingSettings().thumb_width / SIZE[0], SamplingSettings().thumb_height / SIZE[1]
     want = (x * sx, y * sy, (x + w) * sx, (y + h) * sy)
     assert max(abs(a - b) for a, b in zip(first["pip"][0], want)) <= 4, (first, want)
-    for entry in atlas.rglob("*.npz"):  # as an earlier version cached it: no insets in its info
-        with np.load(entry) as z:
-            members = dict(z)
+    def entries() -> dict:
+        out = {}
+        for entry in atlas.rglob("*.npz"):
+            with np.load(entry) as z:
+                out[entry] = dict(z)
+        return out
+    rewritten = 0
+    for entry, members in entries().items():  # as an earlier version cached them: no insets in the info
         info = json.loads(members["info"].tobytes().decode())
-        if "insets" in info:
-            del info["insets"]
-            np.savez(entry, **{**members, "info": np.frombuffer(json.dumps(info).encode(), np.uint8)})
-    assert recorded() == first
+        del info["insets"]
+        np.savez(entry, **{**members, "info": np.frombuffer(json.dumps(info).encode(), np.uint8)})
+        rewritten += 1
+    assert rewritten == 2
+    assert recorded(decoded=0) == first  # found from the cached thumbnails, not extracted again
+    assert all("insets" in json.loads(m["info"].tobytes().decode()) for m in entries().values())  # and kept
+
+
+def test_a_long_video_is_scanned_in_chunks_and_keeps_the_inset_they_agree_on():
+    """More sampled frames than ``INSET_CHUNK``: scanned a chunk at a time (memory stays bounded),
+    the rectangle found in most chunks first."""
+    x, y, w, h = 24, 36, 140, 78
+    n = INSET_CHUNK + 40
+    frames = []
+    for f, b in zip(pan(photo("astronaut"), n, (w, h), seed=3, zoom=0.7), pan(photo("chelsea"), n, (224, 126), seed=4, zoom=0.6)):
+        g = b.copy()
+        g[y:y + h, x:x + w] = f
+        frames.append(g)
+    found = _insets(np.stack(frames))
+    assert found and max(abs(a - b) for a, b in zip(found[0], (x, y, x + w, y + h))) <= 4, found

@@ -1,4 +1,5 @@
 """Diversity over content: no two chosen videos share a place when such a set exists."""
+import copy
 import dataclasses
 
 import numpy as np
@@ -80,12 +81,18 @@ def with_pip(tmp_path_factory, shared_places):
 
 
 def test_a_picture_laid_over_other_footage_shares_content_with_both(with_pip):
-    """The indexer records the inset of the pip copy, and the nine then shares nothing: without
-    its inset (the copy's features are its background's, and the background is partly hidden)
-    the nine of this collection takes the copy with a video that shares a place with it."""
+    """The indexer records the pip copy's inset. Its pictures, whole, line up with neither video
+    it shows (anchor/00 shrunk, anchor/01 partly covered); the footage around the inset and the
+    inset scaled up line up with each. The nine shares nothing."""
     plan, s = with_pip
     record = next(r for r in s.bundle.content.videos if r["id"] == "copy/pip")
     assert len(record["insets"]) == 1
+    direct = dataclasses.replace(s.settings, view_bridges=0, view_same_feature=1.1)  # pictures, no third video
+    whole = copy.copy(s.bundle)
+    whole.content = dataclasses.replace(s.bundle.content, videos=[{**r, "insets": []} for r in s.bundle.content.videos])
+    for other in ("anchor/00", "anchor/01"):
+        assert Searcher(s.bundle, direct).shares_place("copy/pip", other)
+        assert not Searcher(whole, direct).shares_place("copy/pip", other)
     anchors = [v for v in plan if v.startswith("anchor/")]
     chosen = [m.video_id for m in s.dissimilar(len(anchors))]
     assert places.overlap(chosen, plan) == 0.0

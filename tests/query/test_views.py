@@ -1,14 +1,16 @@
 """Shared views: overlapping pans over one photograph share a view, pans over others do not, and
 FindDissimilar (content) never keeps two videos that share one when it can choose otherwise."""
 import numpy as np
+import pytest
 
+from indexer import VidatlasError
 from indexer.decode import read_samples
 from indexer.insets import INDEX_WINDOW, insets
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
 from query import content, views
-from testkit.media import hard_transform
 from query.settings import SearchSettings
+from testkit.media import hard_transform
 
 THRESHOLD = SearchSettings.view_threshold
 
@@ -152,3 +154,11 @@ def test_a_picture_inset_over_other_footage_shares_views_with_both(tmp_path):
     assert views.shared_view(whole, under) >= THRESHOLD  # ... once the inset is left out
     assert views.shared_view(whole, other) < THRESHOLD
     assert len(set(views.runs(whole, THRESHOLD))) >= 3  # the three sequences are never one run
+
+
+def test_the_feature_link_cannot_be_set_where_blank_frames_would_match():
+    """Frames of an inset's views have no features (zero rows): at a threshold of 0 or below they
+    would count as the same picture as every frame."""
+    with pytest.raises(VidatlasError):
+        SearchSettings(view_same_feature=0.0).validate()
+    SearchSettings(view_same_feature=1.1).validate()  # above 1 turns it off
