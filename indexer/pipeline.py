@@ -360,7 +360,10 @@ class VideoRows:
     @classmethod
     def of_bundle(cls, content: BundleContent, i: int) -> "VideoRows":
         a, b = content.offsets[i], content.offsets[i + 1]
-        return cls(content.videos[i], content.frame_time[a:b], np.asarray(content.features[a:b]), content.codes[a:b],
+        record = content.videos[i]
+        if "insets" not in record:  # a bundle written before insets were looked for
+            record = {**record, "insets": _insets(np.load(content.thumbs[i], mmap_mode="r"))}
+        return cls(record, content.frame_time[a:b], np.asarray(content.features[a:b]), content.codes[a:b],
                    content.recon_error[a:b], content.thumbs[i], content.pixel_stats[a:b])
 
 

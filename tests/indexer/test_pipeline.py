@@ -1,13 +1,16 @@
 """Indexing end to end on real and synthetic videos: bundle, bad input, add, shards, resume."""
+import json
 import shutil
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from indexer import Code, VidatlasError, add, index, merge, read_bundle
 from indexer.decode import read_samples
+from indexer.digest import file_digest
 from indexer.featurecache import FeatureCache
 from indexer.mapmodel import MapModel
 from indexer.pipeline import fit_sample
@@ -149,10 +152,22 @@ def test_rerun_resumes_from_the_feature_cache(tmp_path, collection):
                                   read_bundle(out / versions[1]).content.codes)
 
 
+def _as_written_before_insets(version: Path) -> None:
+    """A bundle version's records without ``insets``, as bundles were written before 2026-12-07."""
+    path = version / "videos.json"
+    path.write_text(json.dumps([{k: v for k, v in r.items() if k != "insets"} for r in json.loads(path.read_text())]))
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["files"]["videos.json"] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+    (version / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_add_embeds_new_videos_with_the_frozen_map(tmp_path, atlas):
     out = tmp_path / "atlas"
     shutil.copytree(atlas, out)
+    insets = {r["id"]: r["insets"] for r in read_bundle(out).content.videos}
+    _as_written_before_insets(read_bundle(out).path)
     old = read_bundle(out)
+    assert not any("insets" in r for r in old.content.videos)
     new = tmp_path / "new"
     scene_video(new / "extra.mp4", [("astronaut", 40), ("moon", 41)], size=(192, 108), fps=8, seconds=3)
     labels = [{"video_id": "new/extra", "time_s": 1.0, "label": "space"}]
@@ -166,6 +181,8 @@ def test_add_embeds_new_videos_with_the_frozen_map(tmp_path, atlas):
         np.testing.assert_array_equal(old.content.codes[old.content.offsets[i]:old.content.offsets[i + 1]],
                                       b.content.codes[b.content.offsets[j]:b.content.offsets[j + 1]])
     assert b.manifest["model_sha256"] == old.manifest["model_sha256"]
+    # the videos carried over are given their insets, from the bundle's own thumbnails
+    assert {r["id"]: r["insets"] for r in b.content.videos if r["id"] in insets} == insets
     assert [lb["label"] for lb in b.content.labels] == ["space"]
     assert read_bundle(old.path).version == old.version  # the old version is intact
     # adding the same folder again changes nothing but the version
