@@ -63,22 +63,16 @@ class FeatureCache:
             pixel_stats: np.ndarray) -> None:
         meta, thumbs_path = self._paths(digest)
         write_segment(thumbs_path, thumbs)
-        tmp = meta.with_name(meta.name + f"{tag()}.npz")
-        np.savez(tmp, times=times.astype(np.float64), features=features.astype(np.float32),
-                 pixel_stats=pixel_stats.astype(np.float32),
-                 info=np.frombuffer(json.dumps(info).encode(), np.uint8))
-        os.replace(tmp, meta)
+        _write_meta(meta, times=times.astype(np.float64), features=features.astype(np.float32),
+                    pixel_stats=pixel_stats.astype(np.float32), info=_info_bytes(info))
 
     def update_info(self, digest: str, changes: dict) -> None:
-        """Add ``changes`` to an entry's info (rewritten atomically, like :meth:`put`)."""
+        """Add ``changes`` to an entry's info."""
         meta, _ = self._paths(digest)
         with np.load(meta) as z:
             members = dict(z)
-        info = {**json.loads(members["info"].tobytes().decode()), **changes}
-        members["info"] = np.frombuffer(json.dumps(info).encode(), np.uint8)
-        tmp = meta.with_name(meta.name + f"{tag()}.npz")
-        np.savez(tmp, **members)
-        os.replace(tmp, meta)
+        members["info"] = _info_bytes({**json.loads(members["info"].tobytes().decode()), **changes})
+        _write_meta(meta, **members)
 
     def get(self, digest: str, features: bool = True) -> CachedVideo:
         """An entry; without ``features`` (None) its backbone features, 5 KB a frame, stay on disk."""
@@ -90,3 +84,14 @@ class FeatureCache:
     def features(self, digest: str) -> np.ndarray:
         with np.load(self._paths(digest)[0]) as z:
             return z["features"]
+
+
+def _info_bytes(info: dict) -> np.ndarray:
+    return np.frombuffer(json.dumps(info).encode(), np.uint8)
+
+
+def _write_meta(meta: Path, **members: np.ndarray) -> None:
+    """An entry's arrays, written atomically (temp file + rename)."""
+    tmp = meta.with_name(meta.name + f"{tag()}.npz")
+    np.savez(tmp, **members)
+    os.replace(tmp, meta)

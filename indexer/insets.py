@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .decode import letterbox, refit
+
 EDGE = 16            # colour step (0-255, largest channel) across a border, two pixels apart
 WINDOW = 6           # consecutive frames whose lines are pooled (1.5 s at a clip's 4 fps)
 INDEX_WINDOW = 4     # ... and at an index's sampling rate (4 s at 1 fps; with 6, videos under 12 s miss more)
+CHUNK = 240          # frames scanned at once by :func:`scan` (4 min at 1 fps): bounded memory on long videos
 SIDE = 0.75          # share of a side's length on a line (pooled over the stretch's frames)
 MIN_SIZE = 0.25      # an inset spans at least this share of the width and of the height ...
 MAX_AREA = 0.8       # ... and at most this share of the picture (more is a crop, not an inset)
@@ -272,3 +275,25 @@ def insets(frames: np.ndarray, window: int = WINDOW) -> list[tuple[int, int, int
         left &= ~same[best] & (ix * iy < 0.5 * area)
         out.append(inside)
     return out
+
+
+def scan(frames: np.ndarray, window: int = INDEX_WINDOW, chunk: int = CHUNK) -> list[tuple[int, int, int, int]]:
+    """:func:`insets` of a whole video's ``frames`` (an array or a memory map), ``chunk`` frames at
+    a time (overlapping by a stretch): the rectangles most chunks find first."""
+    groups: list[list[tuple[int, int, int, int]]] = []
+    for a in range(0, max(1, len(frames) - window + 1), chunk - window):
+        for r in insets(np.asarray(frames[a:a + chunk]), window):
+            group = next((g for g in groups if max(abs(x - y) for x, y in zip(g[0], r)) <= SAME), None)
+            if group is None:
+                groups.append([r])
+            else:
+                group.append(r)
+    return [g[0] for g in sorted(groups, key=len, reverse=True)[:MAX_INSETS]]
+
+
+def alone(frames: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    """The picture inside ``rect`` of every frame, scaled up (aspect kept) into the frame's size,
+    centred on black."""
+    x0, y0, x1, y1 = rect
+    h, w = frames.shape[1:3]
+    return np.stack([letterbox(refit(f[y0:y1, x0:x1], w, h), w, h) for f in frames])

@@ -32,7 +32,7 @@ from .debris import sweep, tag
 from .digest import weights_digest
 from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
-from .insets import INDEX_WINDOW, MAX_INSETS, SAME, insets
+from .insets import scan
 from .labels import attach
 from .paths import fingerprints
 from .polling import wait_until
@@ -296,26 +296,14 @@ class Extractor:
         return True
 
 
-INSET_CHUNK = 240  # sampled frames scanned for insets at once (4 min at 1 fps): bounded memory on long videos
-
-
 def _insets(thumbs: np.ndarray) -> list[list[int]]:
-    """Pictures laid over the video's footage (picture in picture), found on its sampled frames:
-    scanned ``INSET_CHUNK`` frames at a time (overlapping by a stretch), the rectangles most
-    chunks find first; none when the scan fails (the video is indexed without them)."""
-    found: list[tuple[int, int, int, int]] = []
+    """Pictures laid over the video's footage (picture in picture), found on its sampled frames
+    (:func:`.insets.scan`); none when the scan fails (the video is indexed without them)."""
     try:
-        for a in range(0, max(1, len(thumbs) - INDEX_WINDOW + 1), INSET_CHUNK - INDEX_WINDOW):
-            found += insets(np.asarray(thumbs[a:a + INSET_CHUNK]), INDEX_WINDOW)
+        return [[int(x) for x in r] for r in scan(thumbs)]
     except Exception:  # a detector bug must not lose the video
         log.exception("inset scan failed; indexed without insets")
         return []
-    groups: list[list[tuple[int, int, int, int]]] = []
-    for r in found:
-        group = next((g for g in groups if max(abs(x - y) for x, y in zip(g[0], r)) <= SAME), None)
-        groups.append([r]) if group is None else group.append(r)
-    groups.sort(key=len, reverse=True)
-    return [[int(x) for x in g[0]] for g in groups[:MAX_INSETS]]
 
 
 def _span(times: np.ndarray, fps: float) -> float:

@@ -589,8 +589,8 @@ class Searcher:
                 links = self._links(self._views(q.video, rows), close, rows, q.video)
                 # a picture laid over other footage is far in content from what its inset shows:
                 # videos with an inset (rare) are checked however far they are
-                inset = self._has_inset
-                shares = lambda v: bool(close[v] >= self.settings.view_floor or inset(q.video) or inset(v)) \
+                every = bool(self._insets(q.video))
+                shares = lambda v: bool(every or close[v] >= self.settings.view_floor or self._insets(v)) \
                     and links.shares(-1, v)  # noqa: E731
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, q.video, shares,
                                                                    self.settings.view_checks, close)]
@@ -643,13 +643,13 @@ class Searcher:
             return [int(b) for b in _top(both, st.view_bridges, np.isfinite)]
         return views.Links(of, bridges, st.view_threshold, st.view_min_area, same if st.view_same_feature <= 1 else None)
 
-    def _has_inset(self, v: int) -> bool:
-        return bool(self.bundle.content.videos[v].get("insets"))
+    def _insets(self, v: int) -> list:
+        """The pictures the indexer found inset into video ``v`` (its record's ``insets``)."""
+        return self.bundle.content.videos[v].get("insets") or []
 
     def _views(self, v: int, rows: np.ndarray) -> views.Views:
-        """Shared-view pictures of video ``v``'s frames ``rows``, with those of the pictures the
-        indexer found inset into it (its record's ``insets``)."""
-        return views.with_insets(self.bundle.frames.take(rows), self.bundle.content.videos[v].get("insets") or ())
+        """Shared-view pictures of video ``v``'s frames ``rows``, with those of its insets."""
+        return views.with_insets(self.bundle.frames.take(rows), self._insets(v))
 
     def _dissimilar_paths(self, k: int, q: Query | None) -> list[Match]:
         """Max-min diversity over fingerprints, or the farthest videos from a query."""

@@ -29,7 +29,8 @@ from typing import Callable
 
 import numpy as np
 
-from indexer.decode import letterbox, refit
+from indexer.decode import fit_size
+from indexer.insets import alone
 
 WIDTH = 48  # columns of the small grey pictures (rows follow the thumbnails' aspect)
 TAPER = 0.15  # share of each edge faded out before the spectrum
@@ -124,18 +125,17 @@ def with_insets(thumbs: np.ndarray, rects, width: int = WIDTH) -> Views:
         return plain
     n, H, W = thumbs.shape[:3]
     around = np.ones((n, H, W), bool)
-    parts = [plain]
+    scaled = []
     for x0, y0, x1, y1 in rects:
         around[:, y0:y1, x0:x1] = False
         x0, y0, x1, y1 = max(0, x0 - GROW), max(0, y0 - GROW), min(W, x1 + GROW), min(H, y1 + GROW)
-        scaled = [refit(f[y0:y1, x0:x1], W, H) for f in thumbs]
-        h, w = scaled[0].shape[:2]
+        w, h = fit_size(x1 - x0, y1 - y0, W, H)  # where alone() puts it
         band = int(round(BAND * w / (x1 - x0)))
         shown = np.zeros((n, H, W), bool)
         oy, ox = (H - h) // 2, (W - w) // 2
         shown[:, oy + band:oy + h - band, ox + band:ox + w - band] = True
-        parts.append(views(np.stack([letterbox(f, W, H) for f in scaled]), width, shown))
-    return join(plain, views(thumbs, width, around), *parts[1:])
+        scaled.append(views(alone(thumbs, (x0, y0, x1, y1)), width, shown))
+    return join(plain, views(thumbs, width, around), *scaled)
 
 
 def _pair_scores(a: Views, ia: np.ndarray, b: Views, ib: np.ndarray, min_area: float) -> np.ndarray:

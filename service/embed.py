@@ -11,8 +11,8 @@ import timm  # noqa: F401  (with the server, as before: the first clip must not 
 
 from indexer import BackboneSettings, Code, SamplingSettings, VidatlasError
 from indexer.backbone import Backbone
-from indexer.decode import VideoReader, letterbox, next_tick, read_samples, refit
-from indexer.insets import insets
+from indexer.decode import VideoReader, next_tick, read_samples
+from indexer.insets import alone, insets
 
 from indexer.pictures import signatures_and_self
 from query.search import Query, Searcher
@@ -70,9 +70,8 @@ class ClipEmbedder:
         model = searcher.bundle.content.model
         reduced, codes, _ = model.embed(backbone.features(thumbs), errors=False)
         views = []
-        h, w = thumbs.shape[1:3]
-        for x0, y0, x1, y1 in (insets(thumbs) if dense else ()):  # a picture inside the picture, alone
-            part = np.stack([letterbox(refit(t[y0:y1, x0:x1], w, h), w, h) for t in thumbs])
+        for rect in (insets(thumbs) if dense else ()):  # a picture inside the picture, alone
+            part = alone(thumbs, rect)
             r, c, _ = model.embed(backbone.features(part), errors=False)
             sig, own = signatures_and_self(part)
             views.append(searcher.query_for_frames(times, r, c, sig, self_agreement=own))

@@ -11,7 +11,8 @@ import pytest
 from indexer import index, read_bundle
 from indexer.decode import read_samples
 from indexer.insets import insets
-from indexer.pipeline import INSET_CHUNK, _insets
+from indexer.insets import CHUNK as INSET_CHUNK
+from indexer.pipeline import _insets
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
 from testkit.media import transform
