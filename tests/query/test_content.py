@@ -98,6 +98,21 @@ def test_a_picture_laid_over_other_footage_shares_content_with_both(with_pip):
     assert places.overlap(chosen, plan) == 0.0
 
 
+def test_with_a_query_a_video_with_an_inset_is_checked_however_far_it_is(with_pip):
+    """The farthest from ``anchor/00``, with ``view_floor`` at 1 so that no video is view-checked
+    for being close to it: the pip copy still is (it has an inset) and, showing the query's
+    footage, comes last at distance 0; from the pip copy, every video is checked."""
+    plan, s = with_pip
+    far = Searcher(s.bundle, dataclasses.replace(s.settings, view_floor=1.0, view_checks=len(plan)))
+    got = far.dissimilar(len(plan) - 1, far.query_for_video("anchor/00"))
+    assert len(got) == len(plan) - 1 and "anchor/00" not in [m.video_id for m in got]
+    assert (got[-1].video_id, got[-1].score) == ("copy/pip", 0.0), [(m.video_id, round(m.score, 3)) for m in got]
+    assert all(m.score > 0 for m in got[:-1])
+    # and every video is checked when the query has the inset: both videos it shows come last
+    got = far.dissimilar(len(plan) - 1, far.query_for_video("copy/pip"))
+    assert {"anchor/00", "anchor/01"} <= {m.video_id for m in got if m.score == 0.0}, [(m.video_id, round(m.score, 3)) for m in got]
+
+
 def test_a_turned_copy_shares_its_sources_place_through_its_features(with_pip):
     """No translation lines a turned copy up with its source, so their pictures share no view;
     their frames' features are those of one picture (``view_same_feature``)."""
