@@ -34,6 +34,8 @@ from indexer import IndexSettings, index, read_bundle  # noqa: E402
 from indexer.samples import write_video  # noqa: E402
 from query import neighbours  # noqa: E402
 from query.search import Searcher  # noqa: E402
+from service.embed import ClipEmbedder  # noqa: E402
+from service.settings import ServiceSettings  # noqa: E402
 from testkit.media import HARD_KINDS, KINDS, hard_transform  # noqa: E402
 from testkit.media import transform as copy_of  # noqa: E402
 
@@ -88,6 +90,7 @@ def run(sources: int) -> str:
     build(tmp / "videos", sources)
     index(tmp / "videos", tmp / "atlas", IndexSettings(progress=False))
     s = Searcher(read_bundle(tmp / "atlas"))
+    s.inset_views = ClipEmbedder(ServiceSettings()).inset_views  # as the server's: pip copies seen as their inset
     t0 = time.perf_counter()
     tab = neighbours.build(s)
     build_s = time.perf_counter() - t0

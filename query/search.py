@@ -23,11 +23,11 @@ from __future__ import annotations
 import collections
 import functools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
@@ -186,6 +186,9 @@ class Searcher:
         self._stored_pixels = bundle.pixels is not None and \
             tuple(bundle.manifest.get("pixel_scales", ())) == tuple(settings.crop_scales)
         self.period = 1.0 / float(bundle.manifest.get("sampling", {}).get("fps", 1.0))
+        # how an indexed video with insets is also seen as each inset alone (a backbone embeds it:
+        # set by whoever has one, service.embed.ClipEmbedder.inset_views); None: only as itself
+        self.inset_views: Callable[[Searcher, Query], tuple[Query, ...]] | None = None
 
     @property
     def places(self) -> content.Places:
@@ -361,9 +364,12 @@ class Searcher:
         precomputed table), ranked by ``mode`` (copied segments by default, or whole-video
         similarity). Every result carries its copied segments and copy score either way. A clip
         with ``views`` (a picture inset into it) is searched as each of them too, and every video
-        keeps its best answer (by score, then copy score)."""
+        keeps its best answer (by score, then copy score); so is an indexed video with insets,
+        when :attr:`inset_views` is set."""
         k = check_k(k)
         mode = check_mode(mode)
+        if not q.views and q.video is not None and self.inset_views is not None and self.insets_of(q.video):
+            q = replace(q, views=self.inset_views(self, q))
         if not q.views:
             return self._similar(q, k, mode)
         best: dict[str, Match] = {}
@@ -589,8 +595,8 @@ class Searcher:
                 links = self._links(self._views(q.video, rows), close, rows, q.video)
                 # a picture laid over other footage is far in content from what its inset shows:
                 # videos with an inset (rare) are checked however far they are
-                every = bool(self._insets(q.video))
-                shares = lambda v: bool(every or close[v] >= self.settings.view_floor or self._insets(v)) \
+                every = bool(self.insets_of(q.video))
+                shares = lambda v: bool(every or close[v] >= self.settings.view_floor or self.insets_of(v)) \
                     and links.shares(-1, v)  # noqa: E731
             return [self._whole(v, d) for v, d in content.farthest(self.places, cent, k, q.video, shares,
                                                                    self.settings.view_checks, close)]
@@ -643,13 +649,13 @@ class Searcher:
             return [int(b) for b in _top(both, st.view_bridges, np.isfinite)]
         return views.Links(of, bridges, st.view_threshold, st.view_min_area, same if st.view_same_feature <= 1 else None)
 
-    def _insets(self, v: int) -> list:
+    def insets_of(self, v: int) -> list:
         """The pictures the indexer found inset into video ``v`` (its record's ``insets``)."""
         return self.bundle.content.videos[v].get("insets") or []
 
     def _views(self, v: int, rows: np.ndarray) -> views.Views:
         """Shared-view pictures of video ``v``'s frames ``rows``, with those of its insets."""
-        return views.with_insets(self.bundle.frames.take(rows), self._insets(v))
+        return views.with_insets(self.bundle.frames.take(rows), self.insets_of(v))
 
     def _dissimilar_paths(self, k: int, q: Query | None) -> list[Match]:
         """Max-min diversity over fingerprints, or the farthest videos from a query."""

@@ -65,11 +65,13 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
     from query import neighbours
     from query.search import Searcher
 
+    from .embed import ClipEmbedder
     from .settings import service_settings_from_env
     atlas = args.bundle or service_settings_from_env().bundle
     # the tagged version itself, not CURRENT again (which a later publish may have moved)
     bundle = wait_for_tag(atlas, args.wait_tag, args.wait) if args.wait_tag is not None else atlas
     searcher = Searcher(read_bundle(bundle))
+    searcher.inset_views = ClipEmbedder(service_settings_from_env()).inset_views
     i, n = args.shard
     mine = len(range(i, len(searcher.ids), n))
     t0 = time.perf_counter()

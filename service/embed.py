@@ -1,6 +1,7 @@
 """Embed an uploaded clip into the served map: decode, backbone, frozen PCA + autoencoder."""
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 from dataclasses import replace
@@ -17,6 +18,8 @@ from indexer.insets import alone, insets
 from indexer.pictures import signatures_and_self
 from query.search import Query, Searcher
 from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 
 MAX_FPS = 60.0  # a clip is never sampled faster (every frame of ordinary video)
@@ -67,15 +70,22 @@ class ClipEmbedder:
             else:
                 times, thumbs, _ = read_samples(path, sampling)
                 ptimes, pixels, selfs = None, None, None  # only FindSimilar (dense) compares pictures
-        model = searcher.bundle.content.model
-        reduced, codes, _ = model.embed(backbone.features(thumbs), errors=False)
-        views = []
-        for rect in (insets(thumbs) if dense else ()):  # a picture inside the picture, alone
-            part = alone(thumbs, rect)
-            r, c, _ = model.embed(backbone.features(part), errors=False)
-            sig, own = signatures_and_self(part)
-            views.append(searcher.query_for_frames(times, r, c, sig, self_agreement=own))
-        return searcher.query_for_frames(times, reduced, codes, pixels, ptimes, views=tuple(views), self_agreement=selfs)
+        reduced, codes, _ = searcher.bundle.content.model.embed(backbone.features(thumbs), errors=False)
+        views = _alone(searcher, backbone, times, thumbs, insets(thumbs) if dense else ())
+        return searcher.query_for_frames(times, reduced, codes, pixels, ptimes, views=views, self_agreement=selfs)
+
+    def inset_views(self, searcher: Searcher, q: Query) -> tuple[Query, ...]:
+        """Indexed query video ``q``'s insets (its record's), each alone as a query of its own: so
+        FindSimilar by id, and the similar-videos table, find what a picture in picture shows
+        (the bundle holds features of whole frames only). None when the backbone cannot be had."""
+        try:
+            backbone = self._get_backbone(searcher.bundle.manifest)
+        except VidatlasError as exc:  # (no weights for it here) the video is still searched as itself
+            log.warning("insets of %s not searched: %s", searcher.ids[q.video], exc)
+            return ()
+        thumbs = searcher.bundle.frames.take(searcher.rows_of(q))
+        views = _alone(searcher, backbone, q.times, thumbs, searcher.insets_of(q.video))
+        return tuple(replace(v, video=q.video) for v in views)
 
     def _every_frame(self, path: Path, sampling: SamplingSettings):
         """One decode: thumbnails at ``sampling.fps`` for the backbone, pixel signatures and self
@@ -99,3 +109,15 @@ class ClipEmbedder:
                     next_t = next_tick(next_t, t, step)
         return (np.asarray(times, np.float64), np.stack(thumbs), np.asarray(ptimes, np.float64), np.stack(pixels),
                 np.asarray(selfs, np.float32))
+
+
+def _alone(searcher: Searcher, backbone: Backbone, times: np.ndarray, thumbs: np.ndarray, rects) -> tuple[Query, ...]:
+    """A query for each picture inside the picture at ``rects``, alone (scaled up to the frame)."""
+    model = searcher.bundle.content.model
+    out = []
+    for rect in rects:
+        part = alone(thumbs, rect)
+        reduced, codes, _ = model.embed(backbone.features(part), errors=False)
+        sig, own = signatures_and_self(part)
+        out.append(searcher.query_for_frames(times, reduced, codes, sig, self_agreement=own))
+    return tuple(out)

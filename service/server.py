@@ -20,7 +20,6 @@ from . import conversions as conv
 from .api import vidatlas_pb2 as pb
 from .api import vidatlas_pb2_grpc as pb_grpc
 from .cache import cache_key, make_cache
-from .embed import ClipEmbedder
 from .interceptors import AuthInterceptor, MetricsInterceptor
 from .metrics import Metrics
 from .settings import ServiceSettings
@@ -59,7 +58,7 @@ class VidAtlasServicer(pb_grpc.VidAtlasServiceServicer):
         self.holder = holder
         self.settings = settings
         self.cache = make_cache(settings, on_event=metrics.cache_events if metrics else None)
-        self.embedder = ClipEmbedder(settings)
+        self.embedder = holder.embedder
 
     # -- helpers -------------------------------------------------------------------------------
     def _query(self, state: State, q: pb.VideoQuery, context, dense: bool = False) -> Query:

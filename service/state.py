@@ -27,6 +27,7 @@ from indexer.labels import ADDED, attach, read_added
 from query import labelling, neighbours
 from query.neighbours import NeighbourTable
 from query.search import Searcher
+from .embed import ClipEmbedder
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class State:
 class Holder:
     settings: ServiceSettings
     on_change: Callable[[bool], None] | None = None  # called with True after a load, False after a refusal
+    embedder: ClipEmbedder | None = None  # clips, and the insets of indexed videos (one backbone a process)
     state: State | None = None
     load_failures: int = 0
     last_error: str = ""
@@ -71,6 +73,10 @@ class Holder:
     _table: threading.Thread | None = None
     _dropped: str = ""  # a version whose deferred checksums failed: not loaded again
     _verifier: threading.Thread | None = None
+
+    def __post_init__(self):
+        if self.embedder is None:  # (loads its backbone on first use)
+            self.embedder = ClipEmbedder(self.settings)
 
     @property
     def atlas(self) -> Path:
@@ -106,6 +112,7 @@ class Holder:
                 if bundle.unverified and self.state is not None:
                     verify_files(bundle)  # a hot swap: the old bundle serves until the new one is whole
                 searcher = Searcher(bundle)
+                searcher.inset_views = self.embedder.inset_views
                 labels = self._attach(searcher, [*bundle.content.labels, *read_added(self.labels_path)])
             except Exception as exc:  # whatever is wrong with the new bundle, the old one keeps serving
                 self.load_failures += 1
