@@ -231,10 +231,12 @@ COPY_S, OTHER_S = 3, 4  # a 3 s copied piece between 4 s of other footage on eac
 MODE_NAMES = (("vidatlas segments", "segments"), ("vidatlas whole-video", "whole_video"))
 
 
-def other_footage(truth: dict, rng: np.random.Generator, seconds: float, avoid: set[str], size=SIZE,
-                  rate: int = FPS) -> list[np.ndarray]:
+def other_footage(truth: dict, rng: np.random.Generator, seconds: float, avoid: set[str], size=None,
+                  rate: int | None = None) -> list[np.ndarray]:
     """Footage of places other indexed videos show (their photos), shot differently: another pan
-    with another zoom, 1-2 s per shot (``size`` = width, height; ``rate`` frames a second)."""
+    with another zoom, 1-2 s per shot (``size`` = width, height; ``rate`` frames a second; the
+    set's ``SIZE`` and ``FPS`` unless given)."""
+    size, rate = size or SIZE, rate or FPS
     places = sorted({name for scenes in truth.values() for name, _ in scenes} - avoid)
     out: list[np.ndarray] = []
     while len(out) < seconds * rate:

@@ -33,9 +33,9 @@ from indexer import Code, VidatlasError
 from indexer.paths import fingerprint
 from indexer.pictures import Pictures, pixel_signature, signature_grid
 
-from . import content, graph, kernels, views
-from .copies import (Segment, crop_windows, local_align, pixel_agreement, register, segments as copy_segments,
-                     window_agreement)
+from . import content, graph, kernels, phase, views
+from .copies import (Segment, crop_windows, local_align, pixel_agreement, register, segment_score,
+                     segments as copy_segments, window_agreement)
 from .settings import SearchSettings
 
 if TYPE_CHECKING:
@@ -410,13 +410,15 @@ class Searcher:
         sim[valid] = flat
         sim = np.ascontiguousarray(sim.transpose(0, 2, 1))
         qpix = self._query_pixels(q)
+        phase_of = None  # what the phase check of a clip's segments needs (query.phase)
+        windows: dict[int, np.ndarray] = {}  # candidate row -> the crop window the search registered
         if qpix is not None and st.pixel_weight > 0:  # frame similarity for copies: features and pixels
             # pixel signatures pooled into the same slots (a clip's are of its every frame)
             ptimes = q.times if q.pixel_times is None else q.pixel_times
             pslot = np.floor((ptimes - q.times[0]) / period + 1e-6).astype(np.int64) // stride
             at = np.searchsorted(slot[heads], pslot)
             ok = (pslot >= 0) & (at < len(heads)) & (slot[heads][np.minimum(at, len(heads) - 1)] == pslot)
-            qpix, at = qpix[ok], at[ok]
+            qpix, at, ptimes = qpix[ok], at[ok], ptimes[ok]
             # (only looked up when it is used: for an older bundle it is computed from thumbnails)
             qself = self._query_self_agreement(q) if st.smooth_gain > 0 else None
             qself = None if qself is None else qself[ok]
@@ -434,14 +436,18 @@ class Searcher:
                 # a clip, or a whole indexed video (the similar-videos table): look for off-centre crops too
                 refine = st.crop_register if q.pixels is not None else st.crop_register_indexed if q.whole else 0
                 if st.crop_search_frames and refine:
-                    self._search_crops(pix, sim, valid, candidates[:voted], qpix, at, pheads, refine)
+                    windows = self._search_crops(pix, sim, valid, candidates[:voted], qpix, at, pheads, refine)
             elif len(at):
                 pix[:, at[pheads]] = np.minimum(pix[:, at[pheads]], 0)
+            gain = np.ones(len(heads), np.float32)
             if qself is not None and len(at):
                 # smooth query pictures: the shortfall from full agreement counts more
                 each = np.add.reduceat(qself, pheads) / np.diff(np.r_[pheads, len(qself)])
-                gain = 1 + st.smooth_gain * np.maximum(each - st.smooth_floor, 0)
-                pix[:, at[pheads]] = 1 - (1 - pix[:, at[pheads]]) * gain[None, :, None].astype(np.float32)
+                gain[at[pheads]] = 1 + st.smooth_gain * np.maximum(each - st.smooth_floor, 0)
+                pix[:, at[pheads]] = 1 - (1 - pix[:, at[pheads]]) * gain[None, at[pheads], None]
+            if q.pixel_times is not None and len(at) and st.phase_min_score < 1:
+                # a clip's every frame: a copied segment's frames keep one offset to the video's
+                phase_of = (qpix, ptimes, at, sim, pix, gain, windows)
             # pictures that agree in detail are copies whatever the features say (a blocky, noisy or
             # recoloured copy can lose its features but keeps its detail)
             copy_sim = np.maximum((1 - st.pixel_weight) * sim + st.pixel_weight * pix, pix)
@@ -457,6 +463,9 @@ class Searcher:
         for c, (v, (a, b)) in enumerate(zip(candidates, spans)):
             segs = tuple(copy_segments(local, c, qtimes, self.frame_time[a:b], period * stride, st.match_threshold,
                                        st.length_half_s, st.max_segments, st.min_segment_score, st.gain_half))
+            if phase_of is not None:
+                segs = tuple(h for h in (self._phase_held(g, c, v, a, b, qtimes, period * stride, phase_of) for g in segs)
+                             if h.score >= st.min_segment_score)
             copy = max((g.score for g in segs), default=0.0)
             if mode == SEGMENTS:
                 strength = segs[0].strength if segs else 0.0
@@ -473,8 +482,49 @@ class Searcher:
         matches.sort(key=lambda m: (-m.score, m.video_id))
         return matches[:k]
 
+    def _phase_held(self, g: Segment, c: int, v: int, a: int, b: int, qtimes: np.ndarray, period: float,
+                    phase_of: tuple) -> Segment:
+        """Segment ``g`` of candidate ``c`` (video ``v``, bundle rows ``a:b``), its copy score
+        lowered by what its pairs' pixel agreement loses at one offset held through it
+        (:mod:`query.phase`); ``qtimes`` are the query slots' times, ``period`` a slot's length."""
+        st = self.settings
+        if g.score < st.phase_min_score:
+            return g
+        qpix, ptimes, slot_of, sim, pix, gain, windows = phase_of
+        vt = self.frame_time[a:b]
+        i0, i1 = np.searchsorted(qtimes, [g.query_start_s - 1e-6, g.query_end_s - 1e-6])
+        j0, j1 = np.searchsorted(vt, [g.start_s - 1e-6, g.end_s - 1e-6])
+        ii, jj = phase.path(int(i0), int(i1), int(j0), int(j1))
+        groups = [np.flatnonzero(slot_of == i) for i in ii]
+        want = np.unique(np.concatenate(groups))
+        if not len(want):
+            return g
+        # every frame of the segment's slots against its video frames, as the search compared
+        # them: whole pictures at every scale and, for a candidate searched for crops, its window
+        grid = signature_grid(*self.bundle.frames.shape)
+        agree = np.full((len(qpix), len(jj)), -np.inf, np.float32)
+        agree[want] = pixel_agreement(qpix[want], self.pixels(v, jj), *grid)
+        if c in windows:
+            sigs = Pictures(self.bundle.frames.take(a + jj)).signature(windows[c][None])[:, 0]
+            agree[want] = np.maximum(agree[want], pixel_agreement(qpix[want], sigs[:, None], *grid))
+        now = pix[c, ii, jj].astype(np.float64)
+        raw = 1 - (1 - now) / gain[ii]
+        span = vt[j1] - vt[j0]  # the segment's own slope too (its ends are whole slots and frames)
+        slopes = (*phase.SLOPES, (qtimes[i1] - qtimes[i0]) / span) if span > 0 else phase.SLOPES
+        lost = phase.loss(agree, groups, [ptimes[grp] for grp in groups], vt[jj], raw, slopes)
+        if not lost.any():
+            return g
+        held = 1 - (1 - (raw - lost)) * gain[ii]
+        feat, w = sim[c, ii, jj].astype(np.float64), st.pixel_weight
+        drop = float(np.mean(np.maximum((1 - w) * feat + w * now, now) - np.maximum((1 - w) * feat + w * held, held)))
+        seconds = min(qtimes[i1] - qtimes[i0], vt[j1] - vt[j0]) + period
+        length = 1.0 - 0.5 ** (seconds / st.length_half_s)
+        mean = st.match_threshold + g.score / length * (1.0 - st.match_threshold)
+        score = float(segment_score(np.array(mean - drop), seconds, st.match_threshold, st.length_half_s))
+        return replace(g, score=score)
+
     def _search_crops(self, pix: np.ndarray, sim: np.ndarray, valid: np.ndarray, candidates: list[int],
-                      qpix: np.ndarray, at: np.ndarray, pheads: np.ndarray, refine: int) -> None:
+                      qpix: np.ndarray, at: np.ndarray, pheads: np.ndarray, refine: int) -> dict[int, np.ndarray]:
         """Raise ``pix`` (candidates x query slots x video frames) where a clip's pictures are a
         crop of video frames near them by features: off-centre, the aspect changed, scaled back
         to full size. Detail lines up only if the crop's window is met within about a cell, which
@@ -485,7 +535,7 @@ class Searcher:
         (:func:`register`) on that pair and the
         moments either side (one geometry serves a whole copied piece), and that one window is
         compared with every frame around them, from every slot. ``candidates`` are the first rows
-        of the cubes."""
+        of the cubes. Returns the window registered for each candidate row refined."""
         st = self.settings
         slots = at[pheads]
         width = sim.shape[2]
@@ -496,7 +546,7 @@ class Searcher:
         closeness = np.take_along_axis(near, top, 1)
         ok = closeness >= st.pixel_min_similarity
         if not ok.any():
-            return
+            return {}
         cand, col = np.divmod(top, width)
         bounds = list(zip(pheads, np.r_[pheads[1:], len(at)]))
         votes = np.zeros(len(candidates))
@@ -520,6 +570,7 @@ class Searcher:
                      for i, (s, _) in enumerate(pairs)]
             best = int(np.argmax([a.max() for a in agree]))
             starts.append((float(agree[best].max()), int(c), pairs[best], coarse[int(np.argmax(agree[best]))], lo, hi))
+        windows = {}
         for _, c, (s0, j0), window, lo, hi in refined(starts, refine, st.crop_register_voted):
             v = candidates[c]
             pictures = Pictures(self.bundle.frames.take(np.arange(self.offsets[v] + lo, self.offsets[v] + hi)))
@@ -527,11 +578,13 @@ class Searcher:
             moments = [(qpix[slice(*bounds[t])], f0 + t - s0 - lo) for t in (s0 - 1, s0, s0 + 1)
                        if 0 <= t < len(slots) and lo <= f0 + t - s0 < hi]
             window, _ = register(moments, pictures, window)
+            windows[int(c)] = window
             # that one window on every frame around the candidate's near pairs, against every slot
             sigs = pictures.signature(window[None])[:, 0]
             for s in range(len(slots)):
                 agree = pixel_agreement(qpix[slice(*bounds[s])], sigs[:, None], *grid).max(axis=0)
                 pix[c, slots[s], lo:hi] = np.maximum(pix[c, slots[s], lo:hi], agree)
+        return windows
 
     def _candidates(self, q: Query, count: int) -> tuple[list[int], int]:
         """Videos voted for by query frames' nearest frames (each video's best frame per query

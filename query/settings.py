@@ -97,6 +97,13 @@ class SearchSettings:
     """Copied segments kept per result."""
     min_segment_score: float = 0.05
     """Segments scoring less are not reported."""
+    phase_min_score: float = 0.3
+    """A clip's segments scoring at least this are checked on one line of time through them
+    (:mod:`query.phase`), their copy score lowered by what their pictures' agreement loses there;
+    1 turns the check off. Measured (2026-12-07, bench/quality.py's copy cases and 120 held-out
+    queries without a copy, 24 sources): at 25 fps the non-copies reaching ``copy_threshold``
+    4 -> 2 of 168 (2 of 168 at 8 fps, unchanged), copied pieces called a copy and rank 1 unchanged
+    at both rates; search cost +3 % (median 401 -> 414 ms)."""
     copy_threshold: float = 0.57
     """Calibrated copy score at or above which a result of a clip is a copy (a query by video_id
     has its own, ``indexed_copy_threshold``). Chosen on 2026-12-07, when a segment's copy score
@@ -208,7 +215,7 @@ class SearchSettings:
             if getattr(self, name) < 1:
                 raise VidatlasError(f"search setting {name} must be at least 1, got {getattr(self, name)}")
         for name in ("same_place", "cut_similarity", "cut_link", "spread_alpha", "pixel_min_similarity", "crop_register_voted",
-                     "copy_threshold", "indexed_copy_threshold"):
+                     "copy_threshold", "indexed_copy_threshold", "phase_min_score"):
             if not 0 <= getattr(self, name) <= 1:
                 raise VidatlasError(f"search setting {name} must be in [0, 1], got {getattr(self, name)}")
         if self.view_rounds < 0 or self.view_bridges < 0 or not 0 < self.view_min_area <= 1 \

@@ -400,3 +400,26 @@ def test_another_shot_of_a_smooth_picture_is_not_a_copy_but_its_copy_is(searcher
     copy = embed(_video("a/museum")[3 * FPS:6 * FPS], tmp_path / "copy.mp4")
     top = searcher.similar(copy, 3)[0]
     assert top.video_id == "a/museum" and top.is_copy, top
+
+
+def test_footage_at_a_high_frame_rate_gets_no_copy_score_from_its_many_frames(searcher, tmp_path):
+    """a/museum's places reshot at 25 fps (1.5 s pans at its zoom): every frame is one more try
+    at lining up with a sampled frame, and slot by slot the best of 25 agree better than the best
+    of 8 would. Held at one offset through a segment (query.phase), the copy score falls; a copy
+    of a/museum converted to 25 fps (each frame held 25/8 times) keeps its own."""
+    embedder = ClipEmbedder(ServiceSettings())
+    free = Searcher(searcher.bundle, dataclasses.replace(searcher.settings, phase_min_score=1.0))
+
+    def scores(frames, name):
+        clip = write_video(tmp_path / f"{name}.mp4", frames, fps=25, options={"crf": "30"})
+        q = embedder.embed(searcher, clip.read_bytes(), dense=True)
+        return {label: max(m.copy_score for m in s.similar(q, 10) if m.video_id == "a/museum")
+                for label, s in (("free", free), ("held", searcher))}
+    rng = np.random.default_rng(2)
+    reshoot = [f for ph, _ in SCENES["a/museum"] for _ in range(2)
+               for f in pan(photo(ph), 37, SIZE, int(rng.integers(1 << 30)), zoom=float(rng.uniform(0.65, 0.75)))]
+    other = scores(reshoot, "reshoot")
+    assert other["held"] < other["free"] - 0.15, other
+    src = _video("a/museum")
+    copy = scores([src[int(t * FPS)] for t in np.arange(0, len(src) / FPS, 1 / 25)], "copy")
+    assert copy["held"] >= copy["free"] - 0.01 and copy["held"] >= searcher.settings.copy_threshold, copy
