@@ -9,8 +9,9 @@ freedom: its frames keep one time offset to the video's through the whole segmen
 keeps it too, on the segment's slope). So a segment's agreement is checked at one offset held
 through it, the best one: the pairs whose agreement came from the whole pictures lose what the
 slot-by-slot choice added, and the segment's mean similarity (and so its copy score) what they lost.
-Measured (2026-12-07, 192x108 at 25 fps, whole-picture agreement along a segment): copies kept
-0.92-1.00 of it, the best segments of queries without a copy 0.60-0.98 (most below 0.8).
+Measured (2026-12-07, 192x108 at 25 fps, whole-picture agreement along a segment at one offset):
+copies kept 0.92-1.00 of it (a cropped piece, which a crop window finds, 0.80), the best segments of
+queries without a copy 0.59-1.00, most under 0.8.
 """
 from __future__ import annotations
 
