@@ -101,9 +101,9 @@ class SearchSettings:
     """A clip's segments scoring at least this are checked on one line of time through them
     (:mod:`query.phase`), their copy score lowered by what their pictures' agreement loses there;
     1 turns the check off. Measured (2026-12-07, bench/quality.py's copy cases and 120 held-out
-    queries without a copy, 24 sources): at 25 fps the non-copies reaching ``copy_threshold``
-    4 -> 2 of 168 (2 of 168 at 8 fps, unchanged), copied pieces called a copy and rank 1 unchanged
-    at both rates; search cost +3 % (median 401 -> 414 ms)."""
+    queries without a copy, 24 sources): at 192x108 25 fps the non-copies reaching
+    ``copy_threshold`` 4 -> 2 of 168 (2 of 168 at 8 fps, unchanged), at 640x360 25 fps 9 -> 7;
+    copied pieces called a copy and rank 1 unchanged everywhere; search cost +3-5 %."""
     copy_threshold: float = 0.57
     """Calibrated copy score at or above which a result of a clip is a copy (a query by video_id
     has its own, ``indexed_copy_threshold``). Chosen on 2026-12-07, when a segment's copy score
