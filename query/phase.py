@@ -1,17 +1,20 @@
-"""One phase through a copied segment.
+"""One line of time through a copied segment.
 
 A clip's pixel signatures are of its every frame, so that a copy meets the very frame the bundle
 sampled whatever the phase of the sampling; a query slot (one bundle frame period) keeps its best
 frame's agreement with each video frame. That choice is free in every slot: other footage of the
 same place, shot differently, gets many tries a slot (25 at 25 fps, 8 at 8 fps), and the more
 frames a second a clip has, the higher its best chance alignments reach. A copy needs no such
-freedom: its frames keep one time offset to the video's through the whole segment (a 2x speed-up
-keeps it too, on the segment's slope). So a segment's agreement is checked at one offset held
-through it, the best one: the pairs whose agreement came from the whole pictures lose what the
-slot-by-slot choice added, and the segment's mean similarity (and so its copy score) what they lost.
+freedom: its frames lie on one line of time against the video's through the whole segment (query
+time = offset + speed x video time, at the copy's speed). So a segment's agreement is taken on the
+best such line, at a speed of ``SLOPES`` (or the segment's own) a little off at most: the pairs
+whose agreement came from the whole pictures (or a registered crop window) lose what the
+slot-by-slot choice added, and the segment's mean similarity, and so its copy score, what they lost.
 Measured (2026-12-07, 192x108 at 25 fps, whole-picture agreement along a segment at one offset):
 copies kept 0.92-1.00 of it (a cropped piece, which a crop window finds, 0.80), the best segments of
-queries without a copy 0.59-1.00, most under 0.8.
+queries without a copy 0.59-1.00, most under 0.8. A run of two pairs is barely constrained (a
+line through two points); copies at speeds between those of ``SLOPES`` lose some agreement on
+their farther pairs.
 """
 from __future__ import annotations
 
