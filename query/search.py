@@ -485,7 +485,7 @@ class Searcher:
     def _phase_held(self, g: Segment, c: int, v: int, a: int, b: int, qtimes: np.ndarray, period: float,
                     phase_of: tuple) -> Segment:
         """Segment ``g`` of candidate ``c`` (video ``v``, bundle rows ``a:b``), its copy score
-        lowered by what its pairs' pixel agreement loses at one offset held through it
+        lowered by what its pairs' pixel agreement loses on one line of time through it
         (:mod:`query.phase`); ``qtimes`` are the query slots' times, ``period`` a slot's length."""
         st = self.settings
         if g.score < st.phase_min_score:
@@ -517,11 +517,10 @@ class Searcher:
         held = 1 - (1 - (raw - lost)) * gain[ii]
         feat, w = sim[c, ii, jj].astype(np.float64), st.pixel_weight
         drop = float(np.mean(np.maximum((1 - w) * feat + w * now, now) - np.maximum((1 - w) * feat + w * held, held)))
+        # the copy score is exactness x length factor, exactness linear in the mean similarity
         seconds = min(qtimes[i1] - qtimes[i0], vt[j1] - vt[j0]) + period
-        length = 1.0 - 0.5 ** (seconds / st.length_half_s)
-        mean = st.match_threshold + g.score / length * (1.0 - st.match_threshold)
-        score = float(segment_score(np.array(mean - drop), seconds, st.match_threshold, st.length_half_s))
-        return replace(g, score=score)
+        length = float(segment_score(np.array(1.0), seconds, st.match_threshold, st.length_half_s))
+        return replace(g, score=max(g.score - drop / (1.0 - st.match_threshold) * length, 0.0))
 
     def _search_crops(self, pix: np.ndarray, sim: np.ndarray, valid: np.ndarray, candidates: list[int],
                       qpix: np.ndarray, at: np.ndarray, pheads: np.ndarray, refine: int) -> dict[int, np.ndarray]:
