@@ -8,7 +8,9 @@ border stays), as the rectangle whose four sides (fewer where it touches the fra
 are edges along most of their length, with the picture changing on both sides of each, and
 kept when neighbouring stretches of the clip agree on it, and when the picture inside moves on
 its own: a rectangle of lines in one panning picture (a logo box, a row of bricks that the pan
-hardly moves) moves with the picture around it.
+hardly moves) moves with the picture around it. Each side of a rectangle kept then settles on
+the line where the inside's motion and the picture around's part: lines in the inset's own
+picture make smaller rectangles with as much support as its border.
 """
 from __future__ import annotations
 
@@ -42,6 +44,10 @@ FROZEN = 3.0         # ... and change from the first frame where it was found to
                      # a slow inset whose frame pairs barely change: 25 and more), over the longest run
 CUT = 20.0           # of frames where the picture beside it does not cut (mean |difference| once its own
                      # shift is undone: a pan leaves a few, a cut to other footage 30 and more)
+SETTLE_LINE = 0.5    # a side found may move to another line along at least this share of its length ...
+SETTLE_MOTION = 1.0  # ... if the strip between moves with the side it joins by this much: its mean |difference|
+                     # (0-255) under the other side's shift less under that side's, over the frame pairs
+                     # where the two shifts differ
 
 
 def _step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -177,6 +183,82 @@ def _residual(a: np.ndarray, b: np.ndarray, d: tuple[int, int]) -> float:
     return float(np.abs(moved - a[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]).mean())
 
 
+def _strip_beside(rect: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, int]:
+    """The largest strip of picture beside ``rect`` (``(x0, y0, x1, y1)``, end exclusive), or the
+    rectangle itself when no strip is 8 pixels wide."""
+    x0, y0, x1, y1 = rect
+    strips = [(0, 0, x0, h), (x1, 0, w, h), (0, 0, w, y0), (0, y1, w, h)]
+    sx0, sy0, sx1, sy1 = max(strips, key=lambda s: (min(s[2] - s[0], s[3] - s[1]), (s[2] - s[0]) * (s[3] - s[1])))
+    return (sx0, sy0, sx1, sy1) if min(sx1 - sx0, sy1 - sy0) >= 8 else rect
+
+
+def _settle(grey: np.ndarray, pairs: np.ndarray, cv: np.ndarray, ch: np.ndarray,
+            border: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """``border`` (``(x0, y0, x1, y1)``, its sides' columns and rows) with each side moved to the
+    line that best parts the two motions: a picture's own lines (bricks, a window frame) can make
+    a smaller rectangle inside the inset, or one reaching the frame's edge, with as much support
+    as its border. A side moves to another line of the pooled maps ``cv`` / ``ch``
+    (:func:`_cumulative`; along at least ``SETTLE_LINE`` of the side), or to the frame's edge,
+    when the strip between the two moves with the side it would join: between frames ``t`` and
+    ``t + 1`` (``t`` in ``pairs``) the inside's shift explains the strip better than the shift of
+    the largest strip of picture beside it (or worse, for a strip it gives up) by
+    ``SETTLE_MOTION`` on average, compared within the strip (a pixel moved across a border is
+    covered by the other picture); of several such lines, the one whose strip gains most over its
+    length. Sides move one at a time, left, right, top, bottom, and only to a rectangle
+    :func:`_rectangles` could find. Unchanged where the two shifts agree (nothing parts them)."""
+    x0, y0, x1, y1 = border
+    h, w = grey.shape[1:]
+    inside = _inside(border, h, w)
+    sx0, sy0, sx1, sy1 = _strip_beside(inside, h, w)
+    moves = []
+    for t in pairs:
+        a, b = grey[t], grey[t + 1]
+        own = _shift(a[inside[1]:inside[3], inside[0]:inside[2]], b[inside[1]:inside[3], inside[0]:inside[2]])
+        around = _shift(a[sy0:sy1, sx0:sx1], b[sy0:sy1, sx0:sx1])
+        if own != around:
+            moves.append((t, own, around))
+    if not moves:
+        return border
+
+    def joins(strip: tuple[int, int, int, int]) -> float:
+        """How much better the inside's shift explains ``strip`` (x0, y0, x1, y1, end exclusive)
+        than the shift around it, mean |difference| (0-255) over the frame pairs; 0 if too thin."""
+        ax, ay, bx, by = strip
+        out = np.array([_residual(grey[t, ay:by, ax:bx], grey[t + 1, ay:by, ax:bx], around)
+                        - _residual(grey[t, ay:by, ax:bx], grey[t + 1, ay:by, ax:bx], own) for t, own, around in moves])
+        return float(out.mean()) if np.isfinite(out).all() else 0.0
+
+    def side(p: int, lo: int, hi: int, lines: np.ndarray, first: bool, strip) -> int:
+        """Where a side at ``p`` settles among the lines (``lines``: each position's share) in
+        ``[lo, hi]`` and the frame's edge; ``first`` for a left or top side (the inside lies
+        after it); ``strip(a, b)`` the strip between positions ``a < b``."""
+        best, at = 0.0, p
+        for q in sorted({*np.flatnonzero(lines >= SETTLE_LINE).tolist(), 0, len(lines) - 1}):
+            if not lo <= q <= hi or abs(q - p) < 3:
+                continue
+            m = joins(strip(min(p, q), max(p, q))) * (1 if (q < p) == first else -1)
+            if m >= SETTLE_MOTION and m * abs(q - p) > best:
+                best, at = m * abs(q - p), q
+        return at
+
+    def fits(x0: int, y0: int, x1: int, y1: int) -> bool:  # what :func:`_rectangles` allows
+        edge = (x0 == 0) + (y0 == 0) + (x1 == w - 1) + (y1 == h - 1)
+        return edge <= 1 and (x1 - x0 + 1) * (y1 - y0 + 1) <= MAX_AREA * w * h
+
+    min_w, min_h = int(MIN_SIZE * w), int(MIN_SIZE * h)
+    lines = (cv[y1 + 1] - cv[y0]) / (y1 - y0 + 1)  # each column's line share along the sides' rows
+    q = side(x0, 0, x1 - min_w, lines, True, lambda a, b: (a + 1, y0 + 2, b, y1 - 1))
+    x0 = q if fits(q, y0, x1, y1) else x0
+    q = side(x1, x0 + min_w, w - 1, lines, False, lambda a, b: (a + 1, y0 + 2, b, y1 - 1))
+    x1 = q if fits(x0, y0, q, y1) else x1
+    lines = (ch[:, x1 + 1] - ch[:, x0]) / (x1 - x0 + 1)
+    q = side(y0, 0, y1 - min_h, lines, True, lambda a, b: (x0 + 2, a + 1, x1 - 1, b))
+    y0 = q if fits(x0, q, x1, y1) else y0
+    q = side(y1, y0 + min_h, h - 1, lines, False, lambda a, b: (x0 + 2, a + 1, x1 - 1, b))
+    y1 = q if fits(x0, y0, x1, q) else y1
+    return x0, y0, x1, y1
+
+
 def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int, int, int]) -> bool:
     """Whether the inside of ``rect`` (``(x0, y0, x1, y1)``, end exclusive) in ``grey``
     (``(n, h, w)`` float32) between frames ``t`` and ``t + 1`` for ``t`` in ``pairs`` (where it
@@ -188,11 +270,7 @@ def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int,
     difference under ``FROZEN``) is an overlay, not a moving picture (a slow one changes little
     between two frames, but more over the run; an overlay over part of a clip appears at a cut)."""
     x0, y0, x1, y1 = rect
-    h, w = grey.shape[1:]
-    strips = [(0, 0, x0, h), (x1, 0, w, h), (0, 0, w, y0), (0, y1, w, h)]
-    sx0, sy0, sx1, sy1 = max(strips, key=lambda s: (min(s[2] - s[0], s[3] - s[1]), (s[2] - s[0]) * (s[3] - s[1])))
-    if min(sx1 - sx0, sy1 - sy0) < 8:
-        sx0, sy0, sx1, sy1 = x0, y0, x1, y1  # no picture beside it to compare with: its own motion only
+    sx0, sy0, sx1, sy1 = _strip_beside(rect, *grey.shape[1:])  # (itself if none: its own motion only)
     ratios, cuts = [], []
     for t in pairs:
         a, b = grey[t], grey[t + 1]
@@ -254,15 +332,13 @@ def insets(frames: np.ndarray, window: int = WINDOW) -> list[tuple[int, int, int
         pick = np.flatnonzero(left)
         best = pick[np.lexsort((-rects[pick, 4], rects[pick, 5], -count[pick]))[0]]
         group = same[best] & left
-        x0, y0, x1, y1 = np.median(rects[group, :4], axis=0).round().astype(int)
-        # inside the border (a softened border's 2 pixels), or from the frame's edge
-        inside = (int(x0) + 2 if x0 > 0 else 0, int(y0) + 2 if y0 > 0 else 0,
-                  int(x1) - 1 if x1 < w - 1 else w, int(y1) - 1 if y1 < h - 1 else h)
+        x0, y0, x1, y1 = (int(v) for v in np.median(rects[group, :4], axis=0).round())
         held = np.zeros(n, bool)  # the frames of the stretches that found it
         for a in rects[group, 6].astype(int):
             held[a:a + window] = True
         if grey is None:
             grey = frames.mean(axis=-1, dtype=np.float32)
+        inside = _inside((x0, y0, x1, y1), h, w)
         ix = np.clip(np.minimum(rects[:, 2], x1) - np.maximum(rects[:, 0], x0), 0, None)
         iy = np.clip(np.minimum(rects[:, 3], y1) - np.maximum(rects[:, 1], y0), 0, None)
         area = (rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1])
@@ -273,8 +349,17 @@ def insets(frames: np.ndarray, window: int = WINDOW) -> list[tuple[int, int, int
             continue
         # the next is another picture: not one mostly inside this one's rectangle
         left &= ~same[best] & (ix * iy < 0.5 * area)
-        out.append(inside)
+        pairs = np.flatnonzero(held[:-1] & held[1:])
+        out.append(_inside(_settle(grey, pairs, *_cumulative(vert[held].mean(axis=0), horiz[held].mean(axis=0)),
+                                   (x0, y0, x1, y1)), h, w))
     return out
+
+
+def _inside(border: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, int]:
+    """The inside of a rectangle whose sides are on columns and rows ``border`` (a softened
+    border's 2 pixels off), or from the frame's edge, end exclusive."""
+    x0, y0, x1, y1 = border
+    return (x0 + 2 if x0 > 0 else 0, y0 + 2 if y0 > 0 else 0, x1 - 1 if x1 < w - 1 else w, y1 - 1 if y1 < h - 1 else h)
 
 
 def scan(frames: np.ndarray, window: int = INDEX_WINDOW, chunk: int = CHUNK) -> list[tuple[int, int, int, int]]:

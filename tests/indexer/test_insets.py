@@ -10,7 +10,7 @@ import pytest
 
 from indexer import index, read_bundle
 from indexer.decode import read_samples
-from indexer.insets import insets
+from indexer.insets import _cumulative, _edges, _lines, _settle, insets
 from indexer.insets import CHUNK as INSET_CHUNK
 from indexer.pipeline import _insets
 from indexer.samples import pan, photo, write_video
@@ -26,21 +26,22 @@ def _thumbs(path, frames):
     return thumbs
 
 
-@pytest.mark.parametrize("inside, behind, box, zoom", [
-    ("astronaut", "chelsea", (20, 30, 120, 68), 0.7),   # x, y, width, height on the 192x108 frame
-    ("camera", "coffee", (80, 10, 96, 54), 0.7),
-    ("rocket", "grass", (0, 20, 110, 58), 0.7),         # at the frame's edge: one side not seen
-    ("rocket", "grass", (30, 20, 110, 62), 0.97),       # a slow pan inside: frame pairs barely differ
-])
-def test_a_picture_inset_over_moving_footage_is_found(tmp_path, inside, behind, box, zoom, seed=3):
+def _pip(inside, behind, box, frames=24, seed=3, zoom=0.7, behind_zoom=0.6):
+    """``inside`` panned in ``box`` (x, y, width, height on the 192x108 frame) over ``behind`` panned."""
     x, y, w, h = box
-    small = list(pan(photo(inside), 24, (w, h), seed=seed, zoom=zoom))
-    frames = []
-    for f, b in zip(small, pan(photo(behind), 24, SIZE, seed=seed + 1, zoom=0.6)):
+    out = []
+    for f, b in zip(pan(photo(inside), frames, (w, h), seed=seed, zoom=zoom),
+                    pan(photo(behind), frames, SIZE, seed=seed + 1, zoom=behind_zoom)):
         g = b.copy()
         g[y:y + h, x:x + w] = f
-        frames.append(g)
-    thumbs = _thumbs(tmp_path / "pip.mp4", frames)
+        out.append(g)
+    return out
+
+
+def _pip_found(tmp_path, inside, behind, box, zoom, seed):
+    """Whether ``inside`` panned in ``box`` over ``behind`` panned is found first, each side within 4 pixels."""
+    x, y, w, h = box
+    thumbs = _thumbs(tmp_path / "pip.mp4", _pip(inside, behind, box, seed=seed, zoom=zoom))
     found = insets(thumbs)
     assert found, "no inset found"
     sx, sy = thumbs.shape[2] / SIZE[0], thumbs.shape[1] / SIZE[1]  # the thumbnails are larger
@@ -48,11 +49,44 @@ def test_a_picture_inset_over_moving_footage_is_found(tmp_path, inside, behind, 
     assert max(abs(a - b) for a, b in zip(found[0], want)) <= 4, (found, want)
 
 
+@pytest.mark.parametrize("inside, behind, box, zoom", [
+    ("astronaut", "chelsea", (20, 30, 120, 68), 0.7),   # x, y, width, height on the 192x108 frame
+    ("camera", "coffee", (80, 10, 96, 54), 0.7),
+    ("rocket", "grass", (0, 20, 110, 58), 0.7),         # at the frame's edge: one side not seen
+    ("rocket", "grass", (30, 20, 110, 62), 0.97),       # a slow pan inside: frame pairs barely differ
+])
+def test_a_picture_inset_over_moving_footage_is_found(tmp_path, inside, behind, box, zoom):
+    _pip_found(tmp_path, inside, behind, box, zoom, seed=3)
+
+
 @pytest.mark.parametrize("behind", ["brick", "page"])
 def test_an_inset_over_footage_full_of_lines_is_found(tmp_path, behind):
     """Bricks or lines of text behind make hundreds of rectangles of lines in every stretch of the
     clip; the inset's need not be among those a neighbouring stretch keeps, only show there."""
-    test_a_picture_inset_over_moving_footage_is_found(tmp_path, "gravel", behind, (60, 30, 90, 52), 0.7, seed=1)
+    _pip_found(tmp_path, "gravel", behind, (60, 30, 90, 52), 0.7, seed=1)
+
+
+@pytest.mark.parametrize("start", ["half", "to the frame's edge", "its border"])
+def test_a_side_settles_where_the_inside_and_the_picture_around_part(tmp_path, start):
+    """Lines in an inset's own picture (a divider here), or none at all to the frame's edge, make
+    rectangles with three of its sides and as much support as its own: from either, each side
+    moves to the line where the inside's motion and the picture around's part; from its own
+    border it stays."""
+    x, y, w, h = 40, 24, 120, 68
+    frames = _pip("astronaut", "chelsea", (x, y, w, h))
+    for g in frames:
+        g[y:y + h, x + w // 2] = 255  # a divider that stays put while the picture moves under it
+    thumbs = _thumbs(tmp_path / "pip.mp4", frames)
+    th, tw = thumbs.shape[1:3]
+    sx, sy = tw / SIZE[0], th / SIZE[1]
+    true = (round(x * sx) - 1, round(y * sy) - 1, round((x + w) * sx), round((y + h) * sy))  # its border's lines
+    x0, y0, x1, y1 = true
+    border = {"half": (x0, y0, round((x + w // 2) * sx), y1), "to the frame's edge": (x0, y0, tw - 1, y1),
+              "its border": true}[start]
+    grey = thumbs.mean(axis=-1, dtype=np.float32)
+    vert, horiz = _lines(_edges(thumbs)[0]), _lines(_edges(thumbs)[1].transpose(0, 2, 1)).transpose(0, 2, 1)
+    settled = _settle(grey, np.arange(len(thumbs) - 1), *_cumulative(vert.mean(axis=0), horiz.mean(axis=0)), border)
+    assert max(abs(a - b) for a, b in zip(settled, true)) <= 3, (border, settled, true)
 
 
 @pytest.mark.parametrize("name", ["brick", "coins", "page", "chelsea", "camera", "gravel", "grass"])
@@ -106,12 +140,7 @@ def test_the_indexer_records_each_videos_insets_also_for_videos_cached_before(tm
     """``vidatlas index`` looks for insets on each video's sampled frames and records them with the
     video; a feature-cache entry written before insets were looked for gets them at the build."""
     x, y, w, h = 20, 30, 120, 68
-    inside = list(pan(photo("astronaut"), 64, (w, h), seed=2, zoom=0.7))
-    frames = []
-    for f, b in zip(inside, pan(photo("chelsea"), 64, SIZE, seed=3, zoom=0.6)):
-        g = b.copy()
-        g[y:y + h, x:x + w] = f
-        frames.append(g)
+    frames = _pip("astronaut", "chelsea", (x, y, w, h), frames=64, seed=2)
     write_video(tmp_path / "videos" / "pip.mp4", frames, fps=8, options={"crf": "30"})
     write_video(tmp_path / "videos" / "pan.mp4", list(pan(photo("chelsea"), 64, SIZE, seed=4, zoom=0.6)), fps=8)
     atlas = tmp_path / "atlas"
