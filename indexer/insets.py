@@ -198,8 +198,9 @@ def _settle(grey: np.ndarray, pairs: np.ndarray, cv: np.ndarray, ch: np.ndarray,
     line that best parts the two motions: a picture's own lines (bricks, a window frame) can make
     a smaller rectangle inside the inset, or one reaching the frame's edge, with as much support
     as its border. A side moves to another line of the pooled maps ``cv`` / ``ch``
-    (:func:`_cumulative`; along at least ``SETTLE_LINE`` of the side), or to the frame's edge,
-    when the strip between the two moves with the side it would join: between frames ``t`` and
+    (:func:`_cumulative`; along at least ``SETTLE_LINE`` of the side; never to the frame's edge,
+    which a rectangle is found at as it is) when the strip between the two moves with the side it
+    would join: between frames ``t`` and
     ``t + 1`` (``t`` in ``pairs``) the inside's shift explains the strip better than the shift of
     the largest strip of picture beside it (or worse, for a strip it gives up) by
     ``SETTLE_MOTION`` on average, compared within the strip (a pixel moved across a border is
@@ -230,10 +231,10 @@ def _settle(grey: np.ndarray, pairs: np.ndarray, cv: np.ndarray, ch: np.ndarray,
 
     def side(p: int, lo: int, hi: int, lines: np.ndarray, first: bool, strip) -> int:
         """Where a side at ``p`` settles among the lines (``lines``: each position's share) in
-        ``[lo, hi]`` and the frame's edge; ``first`` for a left or top side (the inside lies
-        after it); ``strip(a, b)`` the strip between positions ``a < b``."""
+        ``[lo, hi]``; ``first`` for a left or top side (the inside lies after it); ``strip(a, b)``
+        the strip between positions ``a < b``."""
         best, at = 0.0, p
-        for q in sorted({*np.flatnonzero(lines >= SETTLE_LINE).tolist(), 0, len(lines) - 1}):
+        for q in np.flatnonzero(lines >= SETTLE_LINE).tolist():
             if not lo <= q <= hi or abs(q - p) < 3:
                 continue
             m = joins(strip(min(p, q), max(p, q))) * (1 if (q < p) == first else -1)
