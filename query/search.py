@@ -143,12 +143,37 @@ def _spread(count: int, limit: int) -> np.ndarray:
 
 def refined(starts: list[tuple], count: int, voted_share: float) -> list[tuple]:
     """Which of the crop search's ``starts`` (one a candidate, in order of how often its frames
-    are nearest the query's; each led by its agreement at the best coarse window) are refined:
+    are nearest the query's; each led by its best agreement at a coarse window) are refined:
     ``voted_share`` of ``count`` in that order, whatever their coarse agreement (other shots of the
     places a copy's other footage shows are crops of the same pictures and agree well at some
     coarse window), then the rest by coarse agreement."""
     first = int(voted_share * count)
     return starts[:first] + sorted(starts[first:], key=lambda x: -x[0])[:count - first]
+
+
+def _diagonal_run(sim: np.ndarray, floor: float) -> np.ndarray:
+    """``(slots, frames)``: each pair's similarity with the best of the slot before and of the slot
+    after at a frame one or two away along a diagonal (a copy at up to twice its speed); -inf for
+    a pair under ``floor``."""
+    s = np.where(np.isfinite(sim), np.maximum(sim, 0), 0)
+    before, after = np.zeros_like(s), np.zeros_like(s)
+    for d in (1, 2):
+        before[1:, d:] = np.maximum(before[1:, d:], s[:-1, :-d])
+        after[:-1, :-d] = np.maximum(after[:-1, :-d], s[1:, d:])
+    return np.where(s >= floor, s + before + after, -np.inf)
+
+
+def _on_diagonals(run: np.ndarray, count: int) -> list[tuple[int, int]]:
+    """Up to ``count`` pairs ``(slot, frame)`` of the highest finite ``run``, on diagonals 2 apart."""
+    flat = run.ravel()
+    out: list[tuple[int, int]] = []
+    for i in np.argsort(-flat, kind="stable"):
+        if len(out) == count or not np.isfinite(flat[i]):
+            break
+        slot, frame = divmod(int(i), run.shape[1])
+        if all(abs((frame - slot) - (f - t)) > 1 for t, f in out):
+            out.append((slot, frame))
+    return out
 
 
 class Searcher:
@@ -561,22 +586,33 @@ class Searcher:
             mine = ok & (cand == c)
             v = candidates[c]
             n = int(self.offsets[v + 1] - self.offsets[v])
-            lo, hi = max(int(col[mine].min()) - 3, 0), min(int(col[mine].max()) + 4, n)  # and the moments around
-            pairs = sorted(zip(*np.nonzero(mine)), key=lambda sj: -closeness[sj])[:3]
-            at_pairs = [int(col[s, j]) for s, j in pairs]  # (only these frames' pictures until it is refined)
-            few = Pictures(self.bundle.frames.take(self.offsets[v] + np.array(at_pairs)))
-            agree = [window_agreement(qpix[slice(*bounds[s])], few.signature(coarse, [i])[0], *grid).max(axis=0)
-                     for i, (s, _) in enumerate(pairs)]
-            best = int(np.argmax([a.max() for a in agree]))
-            starts.append((float(agree[best].max()), int(c), pairs[best], coarse[int(np.argmax(agree[best]))], lo, hi))
+            # its nearest pairs; and, where they do not line up as well, the pairs most alike along a
+            # diagonal of its own (a cropped copy's frames can be farther by features than another
+            # shot of the picture it shows, which a long video offers more often)
+            nearest = [(int(s), int(col[s, j])) for s, j in sorted(zip(*np.nonzero(mine)), key=lambda sj: -closeness[sj])[:3]]
+            run = _diagonal_run(sim[c, slots, :n], st.pixel_min_similarity)
+            lined = [p for p in _on_diagonals(run, st.crop_diagonal_starts) if run[p] > max(run[q] for q in nearest)]
+            cols = [f for _, f in nearest + lined]
+            lo, hi = max(min(int(col[mine].min()), *cols) - 3, 0), min(max(int(col[mine].max()), *cols) + 4, n)  # and the moments around
+            few = Pictures(self.bundle.frames.take(self.offsets[v] + np.array(cols)))  # (only these frames until refined)
+            agree = [window_agreement(qpix[slice(*bounds[s])], sig, *grid).max(axis=0)
+                     for (s, _), sig in zip(nearest + lined, few.signature(coarse))]
+            # a pair and window to start from in each group (the second only if its coarse agreement is near)
+            best = [max(range(a, b), key=lambda i: agree[i].max()) for a, b in ((0, len(nearest)), (len(nearest), len(cols))) if b > a]
+            best = [i for i in best if agree[i].max() >= agree[best[0]].max() - st.crop_start_margin]
+            starts.append((float(max(agree[i].max() for i in best)), int(c),
+                           [((nearest + lined)[i], coarse[int(np.argmax(agree[i]))]) for i in best], lo, hi))
         windows = {}
-        for _, c, (s0, j0), window, lo, hi in refined(starts, refine, st.crop_register_voted):
+        for _, c, tries, lo, hi in refined(starts, refine, st.crop_register_voted):
             v = candidates[c]
             pictures = Pictures(self.bundle.frames.take(np.arange(self.offsets[v] + lo, self.offsets[v] + hi)))
-            f0 = int(col[s0, j0])
-            moments = [(qpix[slice(*bounds[t])], f0 + t - s0 - lo) for t in (s0 - 1, s0, s0 + 1)
-                       if 0 <= t < len(slots) and lo <= f0 + t - s0 < hi]
-            window, _ = register(moments, pictures, window)
+            fits = []
+            for (s0, f0), window in tries:  # each refined on its pair and the moments either side
+                moments = [(qpix[slice(*bounds[t])], f0 + t - s0 - lo) for t in (s0 - 1, s0, s0 + 1)
+                           if 0 <= t < len(slots) and lo <= f0 + t - s0 < hi]
+                window, fit = register(moments, pictures, window)
+                fits.append((window, fit))
+            window = max(fits, key=lambda wf: wf[1])[0]
             windows[int(c)] = window
             # that one window on every frame around the candidate's near pairs, against every slot
             sigs = pictures.signature(window[None])[:, 0]

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from indexer import read_bundle
+from indexer import index, read_bundle
 from indexer.samples import pan, photo, write_video
 from indexer.pictures import Pictures, pixel_signature, signature_grid
 from query.copies import crop_windows, local_align, pixel_agreement, register, segments, window_agreement
@@ -16,7 +16,7 @@ from query.settings import SearchSettings
 from service.embed import ClipEmbedder
 from service.settings import ServiceSettings
 from testkit.media import hard_transform, rotate, transform
-from tests.conftest import SCENES
+from tests.conftest import FAST, SCENES
 
 FPS, SIZE = 8, (192, 108)
 
@@ -423,3 +423,29 @@ def test_footage_at_a_high_frame_rate_gets_no_copy_score_from_its_many_frames(se
     src = _video("a/museum")
     copy = scores([src[int(t * FPS)] for t in np.arange(0, len(src) / FPS, 1 / 25)], "copy")
     assert copy["held"] >= copy["free"] - 0.01 and copy["held"] >= searcher.settings.copy_threshold, copy
+
+
+def test_a_crop_is_found_where_another_shot_of_its_picture_is_nearer_by_features(tmp_path):
+    """A video showing one photograph in three shots, wider and closer; a 3 s off-centre crop of
+    its wide shot (a closer view) inside other footage of that photograph. By features the
+    video's close shots, and another video's, are nearer than the copied frames, so the crop
+    search also starts where the video's frames line up in time with the clip's: the video is
+    found first and called a copy, which starting from the nearest frames alone does not do."""
+    def shots(spec):
+        return [f for ph, seed, zoom in spec for f in pan(photo(ph), 4 * FPS, SIZE, seed, zoom=zoom)]
+    videos = {"src": [("chelsea", 1, 0.9), ("coffee", 2, 0.6), ("chelsea", 3, 0.5), ("rocket", 4, 0.6), ("chelsea", 5, 0.55)],
+              "other1": [("chelsea", 11, 0.5), ("chelsea", 12, 0.6), ("chelsea", 13, 0.6)],
+              "other2": [("astronaut", 21, 0.6), ("chelsea", 22, 0.5), ("coffee", 23, 0.5)]}
+    frames = {name: shots(spec) for name, spec in videos.items()}
+    for name, f in frames.items():
+        write_video(tmp_path / "videos" / f"{name}.mp4", f, fps=FPS)
+    index(tmp_path / "videos", tmp_path / "atlas", FAST)
+    s = Searcher(read_bundle(tmp_path / "atlas"))
+    piece = _off_centre(frames["src"][4:4 + 3 * FPS], 0.19, 0.17, 0.05, 0.18)
+    other = [f for ph, seed in (("immunohistochemistry", 72), ("chelsea", 82)) for f in pan(photo(ph), 4 * FPS, SIZE, seed, zoom=0.6)]
+    clip = write_video(tmp_path / "q.mp4", other[:4 * FPS] + piece + other[4 * FPS:], fps=FPS, options={"crf": "30"})
+    q = ClipEmbedder(ServiceSettings()).embed(s, clip.read_bytes(), dense=True)
+    top = s.similar(q, 3)[0]
+    assert top.video_id == "src" and top.is_copy, (top.video_id, top.copy_score)
+    nearest_only = Searcher(s.bundle, dataclasses.replace(s.settings, crop_diagonal_starts=0)).similar(q, 3)
+    assert max([m.copy_score for m in nearest_only if m.video_id == "src"], default=0.0) < top.copy_score - 0.1

@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 
 from indexer import read_bundle
-from query.search import EXACT_PATHS, Searcher, _path_neighbours, refined
+from query.search import EXACT_PATHS, Searcher, _diagonal_run, _on_diagonals, _path_neighbours, refined
 from testkit.bundles import synthetic_bundle
 
 
@@ -63,3 +63,20 @@ def test_the_candidate_nearest_most_often_is_refined_for_crops_whatever_its_coar
     assert len(chosen) == 12 and chosen[0] == "source"
     assert chosen[3:] == [f"other {i}" for i in range(14, 5, -1)]  # then the best coarse agreements
     assert "source" not in [c for _, c in refined(starts, 12, 0.0)]
+
+
+def test_the_pairs_most_alike_along_a_diagonal_come_first_one_a_diagonal():
+    """A crop search's extra starts: three frames after one another (or every other frame, a copy
+    at twice its speed) alike three slots in a row outrank a lone nearer frame; pairs under the
+    floor are not taken, and each start is on its own diagonal."""
+    sim = np.full((6, 20), 0.3, np.float32)
+    sim[1, 15] = 0.99                                  # one frame nearer than any other
+    sim[2, 4], sim[3, 5], sim[4, 6] = 0.8, 0.82, 0.81  # three in a row at speed 1
+    sim[0, 10], sim[1, 12], sim[2, 14] = 0.7, 0.75, 0.7  # at twice the speed
+    sim[5, 0] = -np.inf                                # no such frame (padding)
+    run = _diagonal_run(sim, 0.25)
+    starts = _on_diagonals(run, 3)
+    assert starts[0] == (3, 5) and starts[1] == (1, 12), starts
+    assert all(abs((f - t) - (g - u)) > 1 for (t, f), (u, g) in zip(starts, starts[1:]))
+    assert np.isneginf(run[5, 0]) and np.isneginf(_diagonal_run(sim, 0.9)[3, 5])
+    assert _on_diagonals(run, 0) == []
