@@ -554,12 +554,14 @@ class Searcher:
         to full size. Detail lines up only if the crop's window is met within about a cell, which
         no grid of windows small enough to keep for every frame does. So for the candidates whose
         frames are most often among the ``crop_search_frames`` nearest a query slot, the best of
-        a coarse grid of windows (:func:`crop_windows`) on their nearest pairs is found; ``refine``
-        of those (:func:`refined`: the most often nearest, then the best) are refined
-        (:func:`register`) on that pair and the
-        moments either side (one geometry serves a whole copied piece), and that one window is
-        compared with every frame around them, from every slot. ``candidates`` are the first rows
-        of the cubes. Returns the window registered for each candidate row refined."""
+        a coarse grid of windows (:func:`crop_windows`) on their nearest pairs is found (and on
+        their pairs most alike along a diagonal, where the nearest line up less well:
+        ``crop_diagonal_starts``); ``refine`` of those (:func:`refined`: the most often nearest,
+        then the best) are refined (:func:`register`) on that pair and the moments either side
+        (one geometry serves a whole copied piece), the better registered of the two starts kept,
+        and that one window is compared with every frame around them, from every slot.
+        ``candidates`` are the first rows of the cubes. Returns the window registered for each
+        candidate row refined."""
         st = self.settings
         slots = at[pheads]
         width = sim.shape[2]
