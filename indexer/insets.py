@@ -192,7 +192,17 @@ def _strip_beside(rect: tuple[int, int, int, int], h: int, w: int) -> tuple[int,
     return (sx0, sy0, sx1, sy1) if min(sx1 - sx0, sy1 - sy0) >= 8 else rect
 
 
-def _settle(grey: np.ndarray, pairs: np.ndarray, cv: np.ndarray, ch: np.ndarray,
+def _motions(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int, int, int]) -> list[tuple]:
+    """``(t, own, around)`` for each ``t`` in ``pairs``: the whole-pixel shift between frames ``t``
+    and ``t + 1`` of ``grey`` (``(n, h, w)`` float32) inside ``rect`` (``(x0, y0, x1, y1)``, end
+    exclusive) and in the largest strip of picture beside it (:func:`_strip_beside`)."""
+    x0, y0, x1, y1 = rect
+    sx0, sy0, sx1, sy1 = _strip_beside(rect, *grey.shape[1:])
+    return [(int(t), _shift(grey[t, y0:y1, x0:x1], grey[t + 1, y0:y1, x0:x1]),
+             _shift(grey[t, sy0:sy1, sx0:sx1], grey[t + 1, sy0:sy1, sx0:sx1])) for t in pairs]
+
+
+def _settle(grey: np.ndarray, motions: list[tuple], cv: np.ndarray, ch: np.ndarray,
             border: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """``border`` (``(x0, y0, x1, y1)``, its sides' columns and rows) with each side moved to the
     line that best parts the two motions: a picture's own lines (bricks, a window frame) can make
@@ -200,24 +210,16 @@ def _settle(grey: np.ndarray, pairs: np.ndarray, cv: np.ndarray, ch: np.ndarray,
     as its border. A side moves to another line of the pooled maps ``cv`` / ``ch``
     (:func:`_cumulative`; along at least ``SETTLE_LINE`` of the side; never to the frame's edge,
     which a rectangle is found at as it is) when the strip between the two moves with the side it
-    would join: between frames ``t`` and
-    ``t + 1`` (``t`` in ``pairs``) the inside's shift explains the strip better than the shift of
-    the largest strip of picture beside it (or worse, for a strip it gives up) by
+    would join: between frames ``t`` and ``t + 1`` the inside's shift explains the strip better
+    than the shift of the largest strip of picture beside it (``motions``: :func:`_motions` of the
+    border's inside) (or worse, for a strip it gives up) by
     ``SETTLE_MOTION`` on average, compared within the strip (a pixel moved across a border is
     covered by the other picture); of several such lines, the one whose strip gains most over its
     length. Sides move one at a time, left, right, top, bottom, and only to a rectangle
     :func:`_rectangles` could find. Unchanged where the two shifts agree (nothing parts them)."""
     x0, y0, x1, y1 = border
     h, w = grey.shape[1:]
-    inside = _inside(border, h, w)
-    sx0, sy0, sx1, sy1 = _strip_beside(inside, h, w)
-    moves = []
-    for t in pairs:
-        a, b = grey[t], grey[t + 1]
-        own = _shift(a[inside[1]:inside[3], inside[0]:inside[2]], b[inside[1]:inside[3], inside[0]:inside[2]])
-        around = _shift(a[sy0:sy1, sx0:sx1], b[sy0:sy1, sx0:sx1])
-        if own != around:
-            moves.append((t, own, around))
+    moves = [(t, own, around) for t, own, around in motions if own != around]
     if not moves:
         return border
 
@@ -248,23 +250,24 @@ def _settle(grey: np.ndarray, pairs: np.ndarray, cv: np.ndarray, ch: np.ndarray,
 
     min_w, min_h = int(MIN_SIZE * w), int(MIN_SIZE * h)
     lines = (cv[y1 + 1] - cv[y0]) / (y1 - y0 + 1)  # each column's line share along the sides' rows
-    q = side(x0, 0, x1 - min_w, lines, True, lambda a, b: (a + 1, y0 + 2, b, y1 - 1))
+    columns = lambda a, b: (a + 1, y0 + 2, b, y1 - 1)  # noqa: E731  (the strip between columns a < b)
+    q = side(x0, 0, x1 - min_w, lines, True, columns)
     x0 = q if fits(q, y0, x1, y1) else x0
-    q = side(x1, x0 + min_w, w - 1, lines, False, lambda a, b: (a + 1, y0 + 2, b, y1 - 1))
+    q = side(x1, x0 + min_w, w - 1, lines, False, columns)
     x1 = q if fits(x0, y0, q, y1) else x1
     lines = (ch[:, x1 + 1] - ch[:, x0]) / (x1 - x0 + 1)
-    q = side(y0, 0, y1 - min_h, lines, True, lambda a, b: (x0 + 2, a + 1, x1 - 1, b))
+    rows = lambda a, b: (x0 + 2, a + 1, x1 - 1, b)  # noqa: E731  (the settled columns)
+    q = side(y0, 0, y1 - min_h, lines, True, rows)
     y0 = q if fits(x0, q, x1, y1) else y0
-    q = side(y1, y0 + min_h, h - 1, lines, False, lambda a, b: (x0 + 2, a + 1, x1 - 1, b))
+    q = side(y1, y0 + min_h, h - 1, lines, False, rows)
     y1 = q if fits(x0, y0, x1, q) else y1
     return x0, y0, x1, y1
 
 
-def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int, int, int]) -> bool:
+def _moves_on_its_own(grey: np.ndarray, motions: list[tuple], rect: tuple[int, int, int, int]) -> bool:
     """Whether the inside of ``rect`` (``(x0, y0, x1, y1)``, end exclusive) in ``grey``
-    (``(n, h, w)`` float32) between frames ``t`` and ``t + 1`` for ``t`` in ``pairs`` (where it
-    was found) moves unlike the largest strip of
-    picture beside it: the median over frame pairs of how much worse the strip's shift matches
+    (``(n, h, w)`` float32) between frames ``t`` and ``t + 1`` (``motions``: :func:`_motions` of
+    ``rect`` over the pairs where it was found) moves unlike the largest strip of picture beside it: the median over frame pairs of how much worse the strip's shift matches
     the inside than the inside's own shift is at least ``OWN_MOTION``. Pairs where neither
     moves say nothing (a still camera on both sides). An inside that does not change from the
     first to the last frame of the longest run of these pairs without a cut beside it (mean
@@ -273,17 +276,16 @@ def _moves_on_its_own(grey: np.ndarray, pairs: np.ndarray, rect: tuple[int, int,
     x0, y0, x1, y1 = rect
     sx0, sy0, sx1, sy1 = _strip_beside(rect, *grey.shape[1:])  # (itself if none: its own motion only)
     ratios, cuts = [], []
-    for t in pairs:
+    for t, own, around in motions:
         a, b = grey[t], grey[t + 1]
         ia, ib = a[y0:y1, x0:x1], b[y0:y1, x0:x1]
         sa, sb = a[sy0:sy1, sx0:sx1], b[sy0:sy1, sx0:sx1]
-        own, around = _shift(ia, ib), _shift(sa, sb)
         cuts.append(_residual(sa, sb, around) > CUT)
         if own != (0, 0) or around != (0, 0):
             ratios.append((_residual(ia, ib, around) + 1) / (_residual(ia, ib, own) + 1))
     # the longest run of consecutive pairs without a cut around the rectangle (an overlay shown
     # over part of a clip only appears at a cut): its inside must change from first to last
-    calm = np.asarray(pairs)[~np.asarray(cuts, bool)]
+    calm = np.array([t for t, _, _ in motions], np.int64)[~np.asarray(cuts, bool)]
     run = max(np.split(calm, np.flatnonzero(np.diff(calm) != 1) + 1), key=len)
     if len(run) and _residual(grey[run[0], y0:y1, x0:x1], grey[run[-1] + 1, y0:y1, x0:x1], (0, 0)) < FROZEN:
         return False  # an overlay that never changes (a logo, a caption box, a still picture)
@@ -343,15 +345,15 @@ def insets(frames: np.ndarray, window: int = WINDOW) -> list[tuple[int, int, int
         ix = np.clip(np.minimum(rects[:, 2], x1) - np.maximum(rects[:, 0], x0), 0, None)
         iy = np.clip(np.minimum(rects[:, 3], y1) - np.maximum(rects[:, 1], y0), 0, None)
         area = (rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1])
-        if not _moves_on_its_own(grey, np.flatnonzero(held[:-1] & held[1:]), inside):
+        motions = _motions(grey, np.flatnonzero(held[:-1] & held[1:]), inside)
+        if not _moves_on_its_own(grey, motions, inside):
             # lines in one moving picture, or an overlay: so are the rectangles mostly the same as
             # it (one side moved); a true inset may still lie inside it
             left &= ~same[best] & (ix * iy <= 0.7 * (area + (x1 - x0) * (y1 - y0) - ix * iy))
             continue
         # the next is another picture: not one mostly inside this one's rectangle
         left &= ~same[best] & (ix * iy < 0.5 * area)
-        pairs = np.flatnonzero(held[:-1] & held[1:])
-        out.append(_inside(_settle(grey, pairs, *_cumulative(vert[held].mean(axis=0), horiz[held].mean(axis=0)),
+        out.append(_inside(_settle(grey, motions, *_cumulative(vert[held].mean(axis=0), horiz[held].mean(axis=0)),
                                    (x0, y0, x1, y1)), h, w))
     return out
 

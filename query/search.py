@@ -594,16 +594,17 @@ class Searcher:
             nearest = [(int(s), int(col[s, j])) for s, j in sorted(zip(*np.nonzero(mine)), key=lambda sj: -closeness[sj])[:3]]
             run = _diagonal_run(sim[c, slots, :n], st.pixel_min_similarity)
             lined = [p for p in _on_diagonals(run, st.crop_diagonal_starts) if run[p] > max(run[q] for q in nearest)]
-            cols = [f for _, f in nearest + lined]
+            pairs = nearest + lined
+            cols = [f for _, f in pairs]
             lo, hi = max(min(int(col[mine].min()), *cols) - 3, 0), min(max(int(col[mine].max()), *cols) + 4, n)  # and the moments around
             few = Pictures(self.bundle.frames.take(self.offsets[v] + np.array(cols)))  # (only these frames until refined)
-            agree = [window_agreement(qpix[slice(*bounds[s])], sig, *grid).max(axis=0)
-                     for (s, _), sig in zip(nearest + lined, few.signature(coarse))]
-            # a pair and window to start from in each group (the second only if its coarse agreement is near)
-            best = [max(range(a, b), key=lambda i: agree[i].max()) for a, b in ((0, len(nearest)), (len(nearest), len(cols))) if b > a]
-            best = [i for i in best if agree[i].max() >= agree[best[0]].max() - st.crop_start_margin]
-            starts.append((float(max(agree[i].max() for i in best)), int(c),
-                           [((nearest + lined)[i], coarse[int(np.argmax(agree[i]))]) for i in best], lo, hi))
+            agree = [window_agreement(qpix[slice(*bounds[s])], sig, *grid).max(axis=0) for (s, _), sig in zip(pairs, few.signature(coarse))]
+            top = [float(a.max()) for a in agree]
+            # a pair and window to start from among the nearest, and among the lined if near as good
+            best = [int(np.argmax(top[:len(nearest)]))]
+            if lined and max(top[len(nearest):]) >= top[best[0]] - st.crop_start_margin:
+                best.append(len(nearest) + int(np.argmax(top[len(nearest):])))
+            starts.append((max(top[i] for i in best), int(c), [(pairs[i], coarse[int(np.argmax(agree[i]))]) for i in best], lo, hi))
         windows = {}
         for _, c, tries, lo, hi in refined(starts, refine, st.crop_register_voted):
             v = candidates[c]

@@ -10,7 +10,7 @@ import pytest
 
 from indexer import index, read_bundle
 from indexer.decode import read_samples
-from indexer.insets import _cumulative, _edges, _lines, _settle, insets
+from indexer.insets import _cumulative, _edges, _inside, _lines, _motions, _settle, insets
 from indexer.insets import CHUNK as INSET_CHUNK
 from indexer.pipeline import _insets
 from indexer.samples import pan, photo, write_video
@@ -85,7 +85,8 @@ def test_a_side_settles_where_the_inside_and_the_picture_around_part(tmp_path, s
               "its border": true}[start]
     grey = thumbs.mean(axis=-1, dtype=np.float32)
     vert, horiz = _lines(_edges(thumbs)[0]), _lines(_edges(thumbs)[1].transpose(0, 2, 1)).transpose(0, 2, 1)
-    settled = _settle(grey, np.arange(len(thumbs) - 1), *_cumulative(vert.mean(axis=0), horiz.mean(axis=0)), border)
+    motions = _motions(grey, np.arange(len(thumbs) - 1), _inside(border, th, tw))
+    settled = _settle(grey, motions, *_cumulative(vert.mean(axis=0), horiz.mean(axis=0)), border)
     assert max(abs(a - b) for a, b in zip(settled, true)) <= 3, (border, settled, true)
 
 
