@@ -157,6 +157,64 @@ def register(pairs: list[tuple[np.ndarray, int]], pictures: Pictures, window: np
     return best, score
 
 
+def scan_windows(query: np.ndarray, pictures: Pictures, frame: int, scales: tuple[float, ...]) -> tuple[np.ndarray, float]:
+    """The upright window of picture ``frame`` that query signatures ``query`` (``(n, cells)``:
+    frames of one moment) agree with best, over every width and height in ``scales`` at every
+    whole-cell position, and that agreement. At each size the picture is cut into cells of the
+    window's cell size once, and every position is a slice of that grid, so the search is global
+    over positions (a crop's detail lines up only within about a cell of its window, where
+    :func:`register`'s pattern search starts from a coarse grid of windows and can climb to
+    another, wrong one). A window's detail is high-passed with the picture around it rather than
+    at its own border, close to what :meth:`Pictures.signature` gives."""
+    rows, cols, h, w = pictures.rows, pictures.cols, pictures.h, pictures.w
+    order, bounds, _ = tile_layout(rows, cols)
+    sizes = np.diff(bounds)
+    tiles = np.zeros((rows * cols, len(sizes)), np.float32)  # grid cell -> its tile
+    tiles[order, np.repeat(np.arange(len(sizes)), sizes)] = 1
+    sat = pictures.sat[frame].reshape(h + 1, w + 1)
+    sizes_at = []  # each size's cell boundaries and how many positions it has
+    for sy in scales:
+        ys = np.round(np.arange(int(rows / sy + 1e-9) + 1) * sy * h / rows).astype(np.int64)
+        for sx in scales:
+            xs = np.round(np.arange(int(cols / sx + 1e-9) + 1) * sx * w / cols).astype(np.int64)
+            sizes_at.append((ys, xs, (len(ys) - rows) * (len(xs) - cols)))
+    v = np.empty((sum(n for _, _, n in sizes_at), rows * cols), np.float32)  # every window's detail, grid order
+    first = 0
+    for ys, xs, n in sizes_at:
+        at = sat[ys[:, None], xs[None, :]]
+        g = at[1:, 1:] - at[:-1, 1:] - at[1:, :-1] + at[:-1, :-1]
+        g /= (np.diff(ys)[:, None] * np.diff(xs)[None, :]).astype(np.float32)
+        p = np.empty((g.shape[0] + 2, g.shape[1] + 2), np.float32)  # edge-padded, then 3x3 box sums
+        p[1:-1, 1:-1] = g
+        p[0, 1:-1], p[-1, 1:-1] = g[0], g[-1]
+        p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
+        p = p[:-2] + p[1:-1] + p[2:]
+        g -= (p[:, :-2] + p[:, 1:-1] + p[:, 2:]) / 9
+        view = np.lib.stride_tricks.sliding_window_view(g, (rows, cols))  # every position
+        v[first:first + n] = view.reshape(n, rows * cols)
+        first += n
+    sums = v @ tiles
+    norms = np.sqrt(np.maximum((v * v) @ tiles - sums * sums / sizes.astype(np.float32), 1e-6))
+    # each query frame's tiles as columns of a block-diagonal matrix in grid order (they are
+    # zero-mean: the dot with a window's tile is the dot with its zero-mean detail)
+    q = np.asarray(query, np.float32)
+    blocks = np.zeros((len(q), len(sizes), rows * cols), np.float32)
+    blocks[:, np.repeat(np.arange(len(sizes)), sizes), order] = q
+    ncc = (v @ blocks.reshape(-1, rows * cols).T).reshape(len(v), len(q), len(sizes)) / np.maximum(norms, 1e-3)[:, None]
+    ranked = np.sort(ncc, axis=2)[..., ::-1]  # the best tiles, as :func:`pixel_agreement` takes them
+    keep = min(AGREEING_TILES, len(sizes))
+    few = min(FEW_TILES, keep)
+    agree = np.maximum(ranked[..., :keep].mean(axis=2), ranked[..., :few].mean(axis=2) - FEW_PENALTY).max(axis=1)
+    i = int(np.argmax(agree))
+    best = float(agree[i])
+    for ys, xs, n in sizes_at:  # the window of position i
+        if i < n:
+            y, x = divmod(i, len(xs) - cols)
+            return np.array([ys[y] / h, ys[y + rows] / h, xs[x] / w, xs[x + cols] / w, 0.0]), best
+        i -= n
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class Segment:
     """A query range matched to a video range, with its own copy score."""

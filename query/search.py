@@ -34,7 +34,7 @@ from indexer.paths import fingerprint
 from indexer.pictures import Pictures, pixel_signature, signature_grid
 
 from . import content, graph, kernels, phase, views
-from .copies import (Segment, crop_windows, local_align, pixel_agreement, register, segment_score,
+from .copies import (Segment, crop_windows, local_align, pixel_agreement, register, scan_windows, segment_score,
                      segments as copy_segments, window_agreement)
 from .settings import SearchSettings
 
@@ -557,7 +557,9 @@ class Searcher:
         a coarse grid of windows (:func:`crop_windows`) on their nearest pairs is found (and on
         their pairs most alike along a diagonal, where the nearest line up less well:
         ``crop_diagonal_starts``); ``refine`` of those (:func:`refined`: the most often nearest,
-        then the best) are refined (:func:`register`) on that pair and the moments either side
+        then the best) are refined (:func:`register`) from that window and from the best window a
+        scan of the pair's video frame at every position finds (:func:`scan_windows`,
+        ``crop_scan_scales``), the better fit kept, on that pair and the moments either side
         (one geometry serves a whole copied piece), the better registered of the two starts kept,
         and that one window is compared with every frame around them, from every slot.
         ``candidates`` are the first rows of the cubes. Returns the window registered for each
@@ -613,8 +615,10 @@ class Searcher:
             for (s0, f0), window in tries:  # each refined on its pair and the moments either side
                 moments = [(qpix[slice(*bounds[t])], f0 + t - s0 - lo) for t in (s0 - 1, s0, s0 + 1)
                            if 0 <= t < len(slots) and lo <= f0 + t - s0 < hi]
-                window, fit = register(moments, pictures, window)
-                fits.append((window, fit))
+                fits.append(register(moments, pictures, window))
+                if st.crop_scan_scales:  # and from the best window at any position
+                    scanned, _ = scan_windows(qpix[slice(*bounds[s0])][:, 0], pictures, f0 - lo, st.crop_scan_scales)
+                    fits.append(register(moments, pictures, scanned))
             window = max(fits, key=lambda wf: wf[1])[0]
             windows[int(c)] = window
             # that one window on every frame around the candidate's near pairs, against every slot

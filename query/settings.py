@@ -71,6 +71,14 @@ class SearchSettings:
     """Widths and heights (fractions of the picture, independently) of the windows searched for crops."""
     crop_search_shifts: tuple[float, ...] = (-0.06, 0.0, 0.06)
     """Offsets of those windows' centres from the picture's centre, across and down."""
+    crop_scan_scales: tuple[float, ...] = (0.6, 0.67, 0.73, 0.8, 0.87, 0.93, 1.0)
+    """Widths and heights (fractions of the picture, independently) at which a refined
+    candidate's starting pair is also scanned at every whole-cell position for its crop window
+    (:func:`query.copies.scan_windows`); the window is refined from the coarse grid's best and
+    from the scan's, and the better fit kept. Empty: from the coarse grid's only. Pieces of
+    footage shot as zooms, hand-held and whip pans (bench/shot_styles.py) showed why: at the true
+    pairs the crop's own window agrees 0.92-0.99, but the pattern search from the coarse grid's
+    best ended 0.0-0.6 in 2 of 3 cropped pieces (one collection, one-off)."""
     crop_search_angles: tuple[float, ...] = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)
     """Angles (degrees) the centred windows are also turned by: a rotated copy (zoomed so that no
     corner is empty) shows a turned window of its source. Empty: upright windows only. Measured
@@ -239,9 +247,10 @@ class SearchSettings:
         if self.crop_diagonal_starts < 0 or self.crop_start_margin < 0:
             raise VidatlasError("search settings need crop_diagonal_starts and crop_start_margin >= 0")
         if self.crop_search_frames < 0 or self.crop_register_indexed < 0 or not all(0 < v <= 1 for v in self.crop_search_scales) \
+                or not all(0.3 <= v <= 1 for v in self.crop_scan_scales) \
                 or not all(abs(v) < 0.5 for v in self.crop_search_shifts) \
                 or not all(abs(v) <= 45 for v in self.crop_search_angles):
-            raise VidatlasError("search settings need crop_search_frames and crop_register_indexed >= 0, crop_search_scales in (0, 1], "
+            raise VidatlasError("search settings need crop_search_frames and crop_register_indexed >= 0, crop_search_scales in (0, 1], crop_scan_scales in [0.3, 1], "
                                 "crop_search_shifts within (-0.5, 0.5) and crop_search_angles within +-45 degrees")
         if not self.crop_scales or self.crop_scales[0] != 1 or not all(0 < s <= 1 for s in self.crop_scales):
             raise VidatlasError(f"search setting crop_scales must start with 1 and lie in (0, 1], got {self.crop_scales}")

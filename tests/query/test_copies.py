@@ -9,7 +9,7 @@ import pytest
 from indexer import index, read_bundle
 from indexer.samples import pan, photo, write_video
 from indexer.pictures import Pictures, pixel_signature, signature_grid
-from query.copies import crop_windows, local_align, pixel_agreement, register, segments, window_agreement
+from query.copies import crop_windows, local_align, pixel_agreement, register, scan_windows, segments, window_agreement
 from query.neighbours import build, duplicate_groups
 from query.search import SEGMENTS, WHOLE_VIDEO, Searcher
 from query.settings import SearchSettings
@@ -264,6 +264,27 @@ def test_an_off_centre_crop_is_registered_at_its_own_window(name, seed, crop):
     assert noise < 0.5
 
 
+@pytest.mark.parametrize("name, seed, crop", [("rocket", 8, (0.18, 0.18, 0.18, 0.11)),
+                                               ("chelsea", 34, (0.12, 0.06, 0.2, 0.07))])
+def test_a_crop_is_registered_from_the_window_a_scan_at_every_position_finds(name, seed, crop):
+    """The scan tries every width and height of a grid at every whole-cell position of the
+    picture: its best window is within about a cell of the crop's own, close enough for the
+    pattern search to finish there (these crops' best coarse window leads it elsewhere); another
+    photograph finds nothing like it."""
+    frames = list(pan(photo(name), 3, (192, 108), seed=seed))
+    pictures = Pictures(_thumbs(frames))
+    q = pixel_signature(_thumbs(_off_centre(frames, *crop)))
+    scales = SearchSettings().crop_scan_scales
+    window, scanned = scan_windows(q[:1, 0], pictures, 0, scales)
+    truth = np.array([crop[0], 1 - crop[1], crop[2], 1 - crop[3]])
+    cell = max(1 / pictures.rows, 1 / pictures.cols)
+    assert np.abs(window[:4] - truth).max() < 1.5 * cell and scanned > 0.8, (window, truth, scanned)
+    window, score = register([(q[i:i + 1], i) for i in range(3)], pictures, window)
+    assert np.abs(window[:4] - truth).max() < 0.025 and score > 0.95, (window, truth, score)
+    other = pixel_signature(_thumbs(list(pan(photo("brick"), 3, (192, 108), seed=seed))))
+    assert scan_windows(other[:1, 0], pictures, 0, scales)[1] < scanned - 0.3
+
+
 @pytest.mark.parametrize("name, seed, degrees", [("chelsea", 3, 6.5), ("coffee", 8, -9.0)])
 def test_a_rotated_copy_is_registered_at_its_turned_window(name, seed, degrees):
     """A copy rotated a few degrees (zoomed so that no corner is empty) agrees with no upright
@@ -425,27 +446,48 @@ def test_footage_at_a_high_frame_rate_gets_no_copy_score_from_its_many_frames(se
     assert copy["held"] >= copy["free"] - 0.01 and copy["held"] >= searcher.settings.copy_threshold, copy
 
 
+def _cropped_piece_query(tmp_path, videos: dict, start: int, crop: tuple, other_photo: str):
+    """A searcher over ``videos`` (name -> shots of 4 s: photograph, pan seed, zoom) and an
+    embedded clip: 3 s of "src" from frame ``start`` cropped off-centre by ``crop`` (top, bottom,
+    left, right), between 4 s pans of the immunohistochemistry picture and of ``other_photo``."""
+    frames = {name: [f for ph, seed, zoom in spec for f in pan(photo(ph), 4 * FPS, SIZE, seed, zoom=zoom)]
+              for name, spec in videos.items()}
+    for name, f in frames.items():
+        write_video(tmp_path / "videos" / f"{name}.mp4", f, fps=FPS)
+    index(tmp_path / "videos", tmp_path / "atlas", FAST)
+    s = Searcher(read_bundle(tmp_path / "atlas"))
+    piece = _off_centre(frames["src"][start:start + 3 * FPS], *crop)
+    other = [f for ph, seed in (("immunohistochemistry", 72), (other_photo, 82)) for f in pan(photo(ph), 4 * FPS, SIZE, seed, zoom=0.6)]
+    clip = write_video(tmp_path / "q.mp4", other[:4 * FPS] + piece + other[4 * FPS:], fps=FPS, options={"crf": "30"})
+    return s, ClipEmbedder(ServiceSettings()).embed(s, clip.read_bytes(), dense=True)
+
+
 def test_a_crop_is_found_where_another_shot_of_its_picture_is_nearer_by_features(tmp_path):
     """A video showing one photograph in three shots, wider and closer; a 3 s off-centre crop of
     its wide shot (a closer view) inside other footage of that photograph. By features the
     video's close shots, and another video's, are nearer than the copied frames, so the crop
     search also starts where the video's frames line up in time with the clip's: the video is
     found first and called a copy, which starting from the nearest frames alone does not do."""
-    def shots(spec):
-        return [f for ph, seed, zoom in spec for f in pan(photo(ph), 4 * FPS, SIZE, seed, zoom=zoom)]
-    videos = {"src": [("chelsea", 1, 0.9), ("coffee", 2, 0.6), ("chelsea", 3, 0.5), ("rocket", 4, 0.6), ("chelsea", 5, 0.55)],
-              "other1": [("chelsea", 11, 0.5), ("chelsea", 12, 0.6), ("chelsea", 13, 0.6)],
-              "other2": [("astronaut", 21, 0.6), ("chelsea", 22, 0.5), ("coffee", 23, 0.5)]}
-    frames = {name: shots(spec) for name, spec in videos.items()}
-    for name, f in frames.items():
-        write_video(tmp_path / "videos" / f"{name}.mp4", f, fps=FPS)
-    index(tmp_path / "videos", tmp_path / "atlas", FAST)
-    s = Searcher(read_bundle(tmp_path / "atlas"))
-    piece = _off_centre(frames["src"][4:4 + 3 * FPS], 0.19, 0.17, 0.05, 0.18)
-    other = [f for ph, seed in (("immunohistochemistry", 72), ("chelsea", 82)) for f in pan(photo(ph), 4 * FPS, SIZE, seed, zoom=0.6)]
-    clip = write_video(tmp_path / "q.mp4", other[:4 * FPS] + piece + other[4 * FPS:], fps=FPS, options={"crf": "30"})
-    q = ClipEmbedder(ServiceSettings()).embed(s, clip.read_bytes(), dense=True)
+    s, q = _cropped_piece_query(tmp_path, {
+        "src": [("chelsea", 1, 0.9), ("coffee", 2, 0.6), ("chelsea", 3, 0.5), ("rocket", 4, 0.6), ("chelsea", 5, 0.55)],
+        "other1": [("chelsea", 11, 0.5), ("chelsea", 12, 0.6), ("chelsea", 13, 0.6)],
+        "other2": [("astronaut", 21, 0.6), ("chelsea", 22, 0.5), ("coffee", 23, 0.5)]}, 4, (0.19, 0.17, 0.05, 0.18), "chelsea")
     top = s.similar(q, 3)[0]
     assert top.video_id == "src" and top.is_copy, (top.video_id, top.copy_score)
     nearest_only = Searcher(s.bundle, dataclasses.replace(s.settings, crop_diagonal_starts=0)).similar(q, 3)
     assert max([m.copy_score for m in nearest_only if m.video_id == "src"], default=0.0) < top.copy_score - 0.1
+
+
+def test_a_crop_the_coarse_windows_lead_astray_is_found_from_the_scan(tmp_path):
+    """A 3 s off-centre crop of a pan over the rocket (the crop of the unit test above, whose
+    coarse window's pattern search ends elsewhere) inside other footage of the rocket: the crop
+    search registers it from the scan's window too, so its source is found first and called a
+    copy; from the coarse windows alone it scores far less."""
+    s, q = _cropped_piece_query(tmp_path, {
+        "src": [("astronaut", 1, 0.7), ("rocket", 8, 0.7), ("coffee", 3, 0.7)],
+        "other1": [("rocket", 11, 0.6), ("chelsea", 12, 0.6), ("camera", 13, 0.6)],
+        "other2": [("astronaut", 21, 0.6), ("rocket", 22, 0.5), ("coffee", 23, 0.5)]}, 4 * FPS + 2, (0.18, 0.18, 0.18, 0.11), "rocket")
+    top = s.similar(q, 3)[0]
+    assert top.video_id == "src" and top.is_copy, (top.video_id, top.copy_score)
+    coarse_only = Searcher(s.bundle, dataclasses.replace(s.settings, crop_scan_scales=())).similar(q, 3)
+    assert max([m.copy_score for m in coarse_only if m.video_id == "src"], default=0.0) < top.copy_score - 0.1
