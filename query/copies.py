@@ -172,12 +172,14 @@ def scan_windows(query: np.ndarray, pictures: Pictures, frame: int, scales: tupl
     tiles = np.zeros((rows * cols, len(sizes)), np.float32)  # grid cell -> its tile
     tiles[order, np.repeat(np.arange(len(sizes)), sizes)] = 1
     sat = pictures.sat[frame].reshape(h + 1, w + 1)
-    sizes_at = []  # each size's cell boundaries and how many positions it has
-    for sy in scales:
+    sizes_at = []  # each size's cell boundaries and how many positions it has (cells of a pixel at least)
+    for sy in (v for v in scales if v * h / rows >= 1):
         ys = np.round(np.arange(int(rows / sy + 1e-9) + 1) * sy * h / rows).astype(np.int64)
-        for sx in scales:
+        for sx in (v for v in scales if v * w / cols >= 1):
             xs = np.round(np.arange(int(cols / sx + 1e-9) + 1) * sx * w / cols).astype(np.int64)
             sizes_at.append((ys, xs, (len(ys) - rows) * (len(xs) - cols)))
+    if not sizes_at:  # thumbnails of a cell a pixel: no smaller window has a grid
+        return np.array([0.0, 1.0, 0.0, 1.0, 0.0]), -np.inf
     v = np.empty((sum(n for _, _, n in sizes_at), rows * cols), np.float32)  # every window's detail, grid order
     first = 0
     for ys, xs, n in sizes_at:

@@ -393,8 +393,12 @@ def test_pixel_signatures_are_computed_for_the_frames_asked_for_only(atlas):
 def test_tiny_thumbnails_give_finite_signatures_at_every_scale():
     """Synthetic bundles keep 4x4 thumbnails: a 70 % part of them is smaller than the grid."""
     rng = np.random.default_rng(0)
-    sig = pixel_signature(rng.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8), (1.0, 0.9, 0.8, 0.7))
+    thumbs = rng.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    sig = pixel_signature(thumbs, (1.0, 0.9, 0.8, 0.7))
     assert sig.shape == (3, 4, 16) and np.isfinite(sig.astype(np.float32)).all()
+    # the crop search's scan keeps to windows whose cells are a pixel at least: here the whole picture
+    window, score = scan_windows(sig[:1, 0].astype(np.float32), Pictures(thumbs), 0, SearchSettings().crop_scan_scales)
+    assert np.array_equal(window, [0, 1, 0, 1, 0]) and np.isfinite(score)
 
 
 def test_a_smooth_picture_agrees_with_itself_a_cell_off():
