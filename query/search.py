@@ -558,8 +558,8 @@ class Searcher:
         their pairs most alike along a diagonal, where the nearest line up less well:
         ``crop_diagonal_starts``); ``refine`` of those (:func:`refined`: the most often nearest,
         then the best) are refined (:func:`register`) from that window and from the best window a
-        scan of the pair's video frame at every position finds (:func:`scan_windows`,
-        ``crop_scan_scales``), the better fit kept, on that pair and the moments either side
+        scan of the pair's video frame at every position finds (:func:`scan_windows`, when
+        ``crop_scan_scales`` is set), the better fit kept, on that pair and the moments either side
         (one geometry serves a whole copied piece), the better registered of the two starts kept,
         and that one window is compared with every frame around them, from every slot.
         ``candidates`` are the first rows of the cubes. Returns the window registered for each

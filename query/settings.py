@@ -71,14 +71,19 @@ class SearchSettings:
     """Widths and heights (fractions of the picture, independently) of the windows searched for crops."""
     crop_search_shifts: tuple[float, ...] = (-0.06, 0.0, 0.06)
     """Offsets of those windows' centres from the picture's centre, across and down."""
-    crop_scan_scales: tuple[float, ...] = (0.6, 0.67, 0.73, 0.8, 0.87, 0.93, 1.0)
+    crop_scan_scales: tuple[float, ...] = ()
     """Widths and heights (fractions of the picture, independently) at which a refined
     candidate's starting pair is also scanned at every whole-cell position for its crop window
     (:func:`query.copies.scan_windows`); the window is refined from the coarse grid's best and
     from the scan's, and the better fit kept. Empty: from the coarse grid's only. Pieces of
     footage shot as zooms, hand-held and whip pans (bench/shot_styles.py) showed why: at the true
     pairs the crop's own window agrees 0.92-0.99, but the pattern search from the coarse grid's
-    best ended 0.0-0.6 in 2 of 3 cropped pieces (one collection, one-off)."""
+    best ended 0.0-0.6 in 2 of 3 cropped pieces (one collection, one-off). Off by default: with
+    ``(0.6, 0.67, 0.73, 0.8, 0.87, 0.93, 1.0)`` (2026-12-07) cropped pieces there went 37 -> 41 of
+    56 at rank 1 and called 0.52 -> 0.64, but bench/quality.py's transformed pieces went 0.97 ->
+    0.95 at rank 1 (cropped 0.92 -> 0.83), its non-copies' highest copy score 0.544 -> 0.613 (1 of
+    80 at 0.57), and clip searches took 1.7x as long: other footage of an indexed picture is
+    registered as a crop of it better too."""
     crop_search_angles: tuple[float, ...] = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)
     """Angles (degrees) the centred windows are also turned by: a rotated copy (zoomed so that no
     corner is empty) shows a turned window of its source. Empty: upright windows only. Measured

@@ -19,6 +19,7 @@ from testkit.media import hard_transform, rotate, transform
 from tests.conftest import FAST, SCENES
 
 FPS, SIZE = 8, (192, 108)
+SCAN = (0.6, 0.67, 0.73, 0.8, 0.87, 0.93, 1.0)  # crop_scan_scales, off by default
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +275,7 @@ def test_a_crop_is_registered_from_the_window_a_scan_at_every_position_finds(nam
     frames = list(pan(photo(name), 3, (192, 108), seed=seed))
     pictures = Pictures(_thumbs(frames))
     q = pixel_signature(_thumbs(_off_centre(frames, *crop)))
-    scales = SearchSettings().crop_scan_scales
+    scales = SCAN
     window, scanned = scan_windows(q[:1, 0], pictures, 0, scales)
     truth = np.array([crop[0], 1 - crop[1], crop[2], 1 - crop[3]])
     cell = max(1 / pictures.rows, 1 / pictures.cols)
@@ -397,7 +398,7 @@ def test_tiny_thumbnails_give_finite_signatures_at_every_scale():
     sig = pixel_signature(thumbs, (1.0, 0.9, 0.8, 0.7))
     assert sig.shape == (3, 4, 16) and np.isfinite(sig.astype(np.float32)).all()
     # the crop search's scan keeps to windows whose cells are a pixel at least: here the whole picture
-    window, score = scan_windows(sig[:1, 0].astype(np.float32), Pictures(thumbs), 0, SearchSettings().crop_scan_scales)
+    window, score = scan_windows(sig[:1, 0].astype(np.float32), Pictures(thumbs), 0, SCAN)
     assert np.array_equal(window, [0, 1, 0, 1, 0]) and np.isfinite(score)
 
 
@@ -491,7 +492,7 @@ def test_a_crop_the_coarse_windows_lead_astray_is_found_from_the_scan(tmp_path):
         "src": [("astronaut", 1, 0.7), ("rocket", 8, 0.7), ("coffee", 3, 0.7)],
         "other1": [("rocket", 11, 0.6), ("chelsea", 12, 0.6), ("camera", 13, 0.6)],
         "other2": [("astronaut", 21, 0.6), ("rocket", 22, 0.5), ("coffee", 23, 0.5)]}, 4 * FPS + 2, (0.18, 0.18, 0.18, 0.11), "rocket")
-    top = s.similar(q, 3)[0]
+    top = Searcher(s.bundle, dataclasses.replace(s.settings, crop_scan_scales=SCAN)).similar(q, 3)[0]
     assert top.video_id == "src" and top.is_copy, (top.video_id, top.copy_score)
-    coarse_only = Searcher(s.bundle, dataclasses.replace(s.settings, crop_scan_scales=())).similar(q, 3)
+    coarse_only = s.similar(q, 3)  # the served search: from the coarse windows only
     assert max([m.copy_score for m in coarse_only if m.video_id == "src"], default=0.0) < top.copy_score - 0.1
