@@ -76,10 +76,7 @@ class Pictures:
         """``(n, W, cells)`` float16 detail of the pictures' ``windows`` (see :func:`pixel_signature`)."""
         rows, cols = self.rows, self.cols
         order, bounds, _ = tile_layout(rows, cols)
-        g = self.cells(windows, which)
-        p = np.pad(g, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
-        p = p[:, :, :-2] + p[:, :, 1:-1] + p[:, :, 2:]  # 3x3 box sums, one axis at a time
-        g -= (p[:, :, :, :-2] + p[:, :, :, 1:-1] + p[:, :, :, 2:]) / 9
+        g = high_pass(self.cells(windows, which))
         g = g.reshape(g.shape[0], g.shape[1], -1)[:, :, order]
         for a, b in zip(bounds[:-1], bounds[1:]):
             tile = g[:, :, a:b]
@@ -100,6 +97,16 @@ class Pictures:
         _, bounds, _ = tile_layout(self.rows, self.cols)
         dots = np.einsum("nc,nwc->nw", sig[:, 0], sig[:, 1:]) / (len(bounds) - 1)  # each tile is unit-norm
         return dots.max(axis=1)
+
+
+def high_pass(g: np.ndarray) -> np.ndarray:
+    """Block means ``g`` (``(..., rows, cols)`` float32) minus the mean of their 3x3 neighbourhood,
+    the grid's edges repeated outward: a signature's detail, in place."""
+    pad = [(0, 0)] * (g.ndim - 2) + [(1, 1), (1, 1)]
+    p = np.pad(g, pad, mode="edge")
+    p = p[..., :-2, :] + p[..., 1:-1, :] + p[..., 2:, :]  # 3x3 box sums, one axis at a time
+    g -= (p[..., :-2] + p[..., 1:-1] + p[..., 2:]) / 9
+    return g
 
 
 def _blocks(windows: np.ndarray, dims: tuple[int, int, int, int]) -> tuple:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.pictures import Pictures, tile_layout
+from indexer.pictures import Pictures, high_pass, tile_layout
 
 from . import kernels
 
@@ -169,8 +169,9 @@ def scan_windows(query: np.ndarray, pictures: Pictures, frame: int, scales: tupl
     rows, cols, h, w = pictures.rows, pictures.cols, pictures.h, pictures.w
     order, bounds, _ = tile_layout(rows, cols)
     sizes = np.diff(bounds)
+    tile_of = np.repeat(np.arange(len(sizes)), sizes)  # each signature position's tile
     tiles = np.zeros((rows * cols, len(sizes)), np.float32)  # grid cell -> its tile
-    tiles[order, np.repeat(np.arange(len(sizes)), sizes)] = 1
+    tiles[order, tile_of] = 1
     sat = pictures.sat[frame].reshape(h + 1, w + 1)
     sizes_at = []  # each size's cell boundaries and how many positions it has (cells of a pixel at least)
     for sy in (v for v in scales if v * h / rows >= 1):
@@ -186,13 +187,7 @@ def scan_windows(query: np.ndarray, pictures: Pictures, frame: int, scales: tupl
         at = sat[ys[:, None], xs[None, :]]
         g = at[1:, 1:] - at[:-1, 1:] - at[1:, :-1] + at[:-1, :-1]
         g /= (np.diff(ys)[:, None] * np.diff(xs)[None, :]).astype(np.float32)
-        p = np.empty((g.shape[0] + 2, g.shape[1] + 2), np.float32)  # edge-padded, then 3x3 box sums
-        p[1:-1, 1:-1] = g
-        p[0, 1:-1], p[-1, 1:-1] = g[0], g[-1]
-        p[:, 0], p[:, -1] = p[:, 1], p[:, -2]
-        p = p[:-2] + p[1:-1] + p[2:]
-        g -= (p[:, :-2] + p[:, 1:-1] + p[:, 2:]) / 9
-        view = np.lib.stride_tricks.sliding_window_view(g, (rows, cols))  # every position
+        view = np.lib.stride_tricks.sliding_window_view(high_pass(g), (rows, cols))  # every position
         v[first:first + n] = view.reshape(n, rows * cols)
         first += n
     sums = v @ tiles
@@ -201,7 +196,7 @@ def scan_windows(query: np.ndarray, pictures: Pictures, frame: int, scales: tupl
     # zero-mean: the dot with a window's tile is the dot with its zero-mean detail)
     q = np.asarray(query, np.float32)
     blocks = np.zeros((len(q), len(sizes), rows * cols), np.float32)
-    blocks[:, np.repeat(np.arange(len(sizes)), sizes), order] = q
+    blocks[:, tile_of, order] = q
     ncc = (v @ blocks.reshape(-1, rows * cols).T).reshape(len(v), len(q), len(sizes)) / np.maximum(norms, 1e-3)[:, None]
     ranked = np.sort(ncc, axis=2)[..., ::-1]  # the best tiles, as :func:`pixel_agreement` takes them
     keep = min(AGREEING_TILES, len(sizes))

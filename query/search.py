@@ -557,11 +557,10 @@ class Searcher:
         a coarse grid of windows (:func:`crop_windows`) on their nearest pairs is found (and on
         their pairs most alike along a diagonal, where the nearest line up less well:
         ``crop_diagonal_starts``); ``refine`` of those (:func:`refined`: the most often nearest,
-        then the best) are refined (:func:`register`) from that window and from the best window a
-        scan of the pair's video frame at every position finds (:func:`scan_windows`, when
-        ``crop_scan_scales`` is set), the better fit kept, on that pair and the moments either side
-        (one geometry serves a whole copied piece), the better registered of the two starts kept,
-        and that one window is compared with every frame around them, from every slot.
+        then the best) are refined (:func:`register`) on that pair and the moments either side (one
+        geometry serves a whole copied piece), from that window and, when ``crop_scan_scales`` is
+        set, from the best window a scan of the pair's video frame at every position finds
+        (:func:`scan_windows`); the best fit of every start and window is kept, and that one window is compared with every frame around them, from every slot.
         ``candidates`` are the first rows of the cubes. Returns the window registered for each
         candidate row refined."""
         st = self.settings
