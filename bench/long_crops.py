@@ -82,13 +82,13 @@ def score(sets: list[tuple[Searcher, list]], systems: dict[str, dict]) -> tuple[
                 if vid is None:
                     negatives[name].append(max([m.copy_score for m in res], default=0.0))
                     continue
-                key = kind if kind in ("reencoded", "cropped") else "other kinds"
+                key = _case(kind)
                 found[name][key].append(bool(res) and res[0].video_id == vid)
                 if key == "cropped":
                     called[name].append(max([m.copy_score for m in res if m.video_id == vid], default=0.0) >= threshold)
         for kind, vid, q in cases:
             if vid is not None:
-                key = kind if kind in ("reencoded", "cropped") else "other kinds"
+                key = _case(kind)
                 for name, order in peer_orders(served, q, mean).items():
                     found[name][key].append(bool(order) and order[0] == vid)
     kinds = ["reencoded", "cropped", "other kinds"]
@@ -102,6 +102,10 @@ def score(sets: list[tuple[Searcher, list]], systems: dict[str, dict]) -> tuple[
         else:
             rows.append([f"peer: {name}", *rates, "-", "-", "-", "-"])
     return rows, threshold
+
+
+def _case(kind: str) -> str:
+    return kind if kind in ("reencoded", "cropped") else "other kinds"
 
 
 def header(threshold: float) -> list[str]:
