@@ -14,8 +14,9 @@ fingerprints, then scores every candidate two ways on one query × video similar
   scored by the mean cosine similarity along it. A video with the same shots in another order
   cannot align all of them, so it ranks below the true copy.
 
-``MODE_SEGMENTS`` (the default) ranks by ``0.9 × the best segment's strength + 0.1 × whole-video
-similarity`` (the second term orders videos that share no copied segment); ``MODE_WHOLE_VIDEO`` ranks by
+``MODE_SEGMENTS`` (the default) ranks the results called a copy (copy score at the calibrated
+threshold) first, then by ``0.9 × the best segment's strength + 0.1 × whole-video similarity``
+(the second term orders videos that share no copied segment); ``MODE_WHOLE_VIDEO`` ranks by
 whole-video similarity alone.
 """
 from __future__ import annotations
@@ -89,6 +90,12 @@ def check_mode(mode: str | None) -> str:
     if mode not in MODES:
         raise VidatlasError(f"unknown FindSimilar mode {mode!r} (one of {', '.join(MODES)})", Code.INVALID_ARGUMENT)
     return mode
+
+
+def rank_key(m: Match, called_first: bool) -> tuple:
+    """Where ``m`` ranks (lower first): with ``called_first`` (segments mode), results called a
+    copy before the rest; then by score, then copy score, then id."""
+    return (called_first and not m.is_copy, -m.score, -m.copy_score, m.video_id)
 
 
 def check_k(k: int) -> int:
@@ -400,9 +407,12 @@ class Searcher:
         best: dict[str, Match] = {}
         for view in (q, *q.views):
             for m in self._similar(view, k, mode):
-                if m.video_id not in best or (m.score, m.copy_score) > (best[m.video_id].score, best[m.video_id].copy_score):
+                if m.video_id not in best or self._rank(m, mode) < self._rank(best[m.video_id], mode):
                     best[m.video_id] = m
-        return sorted(best.values(), key=lambda m: (-m.score, m.video_id))[:k]
+        return sorted(best.values(), key=lambda m: self._rank(m, mode))[:k]
+
+    def _rank(self, m: Match, mode: str) -> tuple:
+        return rank_key(m, mode == SEGMENTS and self.settings.called_first)
 
     def copy_threshold_for(self, q: Query) -> float:
         """The calibrated copy threshold for ``q``: an indexed video's (its 1 fps samples against
@@ -504,7 +514,7 @@ class Searcher:
                        float(q.times[0]), float(q.times[-1]))
             matches.append(Match(self.ids[v], score, *rng, segments=segs, copy_score=copy,
                                  is_copy=copy >= threshold))
-        matches.sort(key=lambda m: (-m.score, m.video_id))
+        matches.sort(key=lambda m: self._rank(m, mode))
         return matches[:k]
 
     def _phase_held(self, g: Segment, c: int, v: int, a: int, b: int, qtimes: np.ndarray, period: float,

@@ -11,7 +11,7 @@ from indexer.samples import pan, photo, write_video
 from indexer.pictures import Pictures, pixel_signature, signature_grid
 from query.copies import crop_windows, local_align, pixel_agreement, register, scan_windows, segments, window_agreement
 from query.neighbours import build, duplicate_groups
-from query.search import SEGMENTS, WHOLE_VIDEO, Searcher
+from query.search import SEGMENTS, WHOLE_VIDEO, Match, Searcher, rank_key
 from query.settings import SearchSettings
 from service.embed import ClipEmbedder
 from service.settings import ServiceSettings
@@ -63,6 +63,30 @@ def test_short_exact_copy_outranks_a_long_loose_match(searcher, embed, tmp_path)
     assert 2.0 <= seg.start_s < seg.end_s <= 6.5                 # at the source's time (3-6 s)
     loose = {m.video_id: m for m in res}.get("a/harbour")
     assert loose is None or loose.copy_score < top.copy_score
+
+
+def test_results_called_a_copy_rank_before_the_rest():
+    """Segments mode's order: a copy (called) before a stronger resemblance that is not one."""
+    loose, short, other = (Match(v, score, 0, 1, 0, 1, copy_score=c, is_copy=c >= 0.57)
+                           for v, score, c in (("loose", 0.8, 0.5), ("short", 0.6, 0.7), ("other", 0.1, 0.0)))
+    for called_first, order in ((True, ["short", "loose", "other"]), (False, ["loose", "short", "other"])):
+        ranked = sorted([other, loose, short], key=lambda m: rank_key(m, called_first))
+        assert [m.video_id for m in ranked] == order
+
+
+def test_the_search_ranks_its_called_results_first(searcher, embed, tmp_path):
+    """Whatever the threshold, a search's called results come first, each group in score order."""
+    q = embed(_reshot("a/harbour", 9, seed=1) + _video("a/museum")[3 * FPS:6 * FPS], tmp_path / "q.mp4")
+    k = len(searcher.ids)
+    plain = Searcher(searcher.bundle, dataclasses.replace(searcher.settings, called_first=False)).similar(q, k)
+    copy = {m.video_id: m.copy_score for m in plain}
+    for t in sorted({c for c in copy.values() if c > 0}):
+        res = Searcher(searcher.bundle, dataclasses.replace(searcher.settings, copy_threshold=t)).similar(q, k)
+        assert sorted(m.video_id for m in res) == sorted(copy)
+        assert [m.is_copy for m in res] == sorted((m.is_copy for m in res), reverse=True), t
+        for called in (True, False):
+            assert [m.video_id for m in res if m.is_copy is called] == \
+                [m.video_id for m in plain if (copy[m.video_id] >= t) is called], (t, called)
 
 
 def test_two_copied_pieces_come_back_as_two_results_with_segments(searcher, embed, tmp_path):
