@@ -25,9 +25,26 @@ def test_non_reference_frames_are_skipped_when_sampling_allows(tmp_path):
     frames = list(pan(photo("coffee"), 100, (192, 108), seed=1))
     path = write_video(tmp_path / "b.mp4", frames, fps=25, options={"preset": "medium", "bf": "3", "g": "250"})
     times, _, info = read_samples(path, S)
-    assert info.decode_mode == "reference"
-    assert info.decoded_frames < 100  # B-frames were never decoded
+    assert info.decode_mode == "reference"  # x264 at ref=3: P-frames may refer to B-frames, which are kept
+    assert info.decoded_frames < 100  # non-reference B-frames were never decoded
     np.testing.assert_allclose(times, [0, 1, 2, 3], atol=0.2)
+
+
+def test_b_frames_are_skipped_where_x264_says_nothing_refers_to_them(tmp_path):
+    """x264 with one reference frame (veryfast) never makes an I- or P-frame refer to a B-frame:
+    skipping every B-frame decodes fewer frames, and each sample is the same picture as the
+    decode that keeps referenced B-frames wherever both sampled the same frame, or a later
+    frame by at most a run of B-frames. At ref=3 (medium, the test above) they are kept."""
+    frames = list(pan(photo("coffee"), 150, (320, 180), seed=4))
+    path = write_video(tmp_path / "v.mp4", frames, fps=25, options={"preset": "veryfast", "bf": "3", "g": "250"})
+    (t_skip, skip, info), (t_kept, kept, kept_info) = (read_samples(path, SamplingSettings(skip_b_frames=on))
+                                                       for on in (True, False))
+    assert (info.decode_mode, kept_info.decode_mode) == ("anchors", "reference")
+    assert info.decoded_frames < kept_info.decoded_frames
+    assert len(t_skip) == len(t_kept) == 6
+    assert np.all(t_skip >= t_kept - 1e-6) and np.all(t_skip - t_kept <= 4 / 25 + 1e-6)
+    same = np.isclose(t_skip, t_kept)
+    assert same.sum() >= 2 and np.array_equal(skip[same], kept[same])
 
 
 def test_dense_keyframes_decode_keyframes_only(tmp_path):
