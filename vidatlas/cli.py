@@ -7,8 +7,10 @@ interrupted.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+import threading
 
 import grpc
 
@@ -65,5 +67,21 @@ def main(argv: list[str] | None = None) -> int:
         return int(Exit.INTERRUPTED)
 
 
+def run() -> None:
+    """The ``vidatlas`` program: :func:`main`, then out of the process without the interpreter's
+    teardown, once every other non-daemon thread has finished and the output is flushed. After
+    torch is loaded that teardown unwinds its operator registry piece by piece: 1.1-1.4 s of a
+    20 s ``vidatlas index`` (measured 2026-12-07), and nothing of ours is left to it (every file
+    is written and closed by then; the one temporary directory is a context manager's)."""
+    code = main()
+    for t in threading.enumerate():
+        if t is not threading.main_thread() and not t.daemon:
+            t.join()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
