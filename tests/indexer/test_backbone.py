@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from indexer.backbone import Backbone, create_model, map_state_dict_in_order
+from indexer.backbone import Backbone, create_model, fold_batch_norms, map_state_dict_in_order
 from indexer.weights import packaged_weights_path
 from indexer.decode import fit_size, letterbox
 from indexer.errors import VidatlasError
@@ -78,3 +78,40 @@ def test_in_order_mapping_checks_shapes():
     with pytest.raises(VidatlasError):
         map_state_dict_in_order(src, {"x": torch.ones(3, 2), "y": torch.ones(4)})
     assert packaged_weights_path("efficientnet_lite0").is_file()
+
+
+def test_batch_norms_are_folded_into_their_convolutions(backbone):
+    """The served model has no batch norm left, and gives the unfolded model's features and classes."""
+    folded = [m for m in backbone.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert not folded
+    thumbs = np.stack([_thumb(photo(n)) for n in ("chelsea", "coffee", "rocket")])
+    x = backbone._prepare(thumbs)
+    with torch.inference_mode():
+        plain = backbone.classifier_model.forward_head(backbone.classifier_model.forward_features(x), pre_logits=True)
+        served = backbone.model.forward_head(backbone.model.forward_features(x), pre_logits=True)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in backbone.classifier_model.modules())
+    np.testing.assert_allclose(served.numpy(), plain.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_a_convolution_read_twice_is_not_folded():
+    """Folding the norm into a convolution whose output something else reads too would change
+    that reader's input: the probe shows it, and the model is kept as it is; read once, it folds."""
+    class Twice(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.bn(y) + y
+
+    twice = Twice().eval()
+    twice.bn.running_mean.uniform_(-1, 1)
+    twice.bn.running_var.uniform_(0.5, 2)
+    assert fold_batch_norms(twice) is twice
+    once = torch.nn.Sequential(twice.conv, twice.bn).eval()
+    folded = fold_batch_norms(once)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    x = torch.randn(1, 3, 16, 16)
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(x), once(x), rtol=1e-4, atol=1e-5)
