@@ -28,6 +28,8 @@ _IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "gif", "webp_pi
 # the settings string x264 writes into a stream's first frame (an SEI message)
 _X264 = re.compile(rb"x264 - core \d+.{0,200}? - options: ([ -~]*)", re.DOTALL)
 _SKIP = {"keyframes": "NONKEY", "reference": "NONREF", "anchors": "BIDIR"}
+# elementary streams without timestamps: a frame's time is its count, so no frame may be skipped
+_UNTIMED_FORMATS = ("h264", "hevc", "vvc", "mpegvideo", "m4v", "h263", "cavsvideo")
 
 
 @dataclass
@@ -183,6 +185,8 @@ class VideoReader:
         rate = self._stream.guessed_rate or self._stream.average_rate
         frame_dur = 1.0 / float(rate) if rate else 1.0 / 25
         mode = self.settings.keyframes
+        if self._container.format.name in _UNTIMED_FORMATS:
+            return "all"
         if mode == "always":
             return "keyframes"
         keys = self._keyframes()
@@ -195,9 +199,8 @@ class VideoReader:
             return "all"
         # skipping non-reference frames moves a sample by at most a couple of frames; skipping
         # every B-frame by at most a run of them, kept within a quarter of the interval
-        opts = self._x264_options() if self.settings.skip_b_frames else {}
-        b_run = int(opts.get("bframes", "0")) if opts.get("bframes", "").isdigit() else 0
-        if opts.get("ref") == "1" and opts.get("interlaced") == "0" and 0 < b_run and 4 * (b_run + 1) * frame_dur <= interval:
+        self._frame_dur = frame_dur
+        if self.settings.skip_b_frames and _b_frames_skippable(self._x264_options(), frame_dur, interval):
             return "anchors"
         return "reference"
 
@@ -219,8 +222,7 @@ class VideoReader:
                 data = bytes(first) if first is not None else b""
         except (av.error.FFmpegError, OSError):
             return {}
-        found = _X264.search(data)
-        return dict(kv.split("=", 1) for kv in found.group(1).decode().split() if "=" in kv) if found else {}
+        return _x264_settings(data)
 
     def segments(self, length_s: float) -> list[tuple[float, float | None]]:
         """Split the video at keyframes into pieces of about ``length_s`` seconds that can be
@@ -272,6 +274,12 @@ class VideoReader:
         rate = stream.guessed_rate or stream.average_rate
         try:
             for packet in self._container.demux(stream):
+                if mode == "anchors" and packet.is_keyframe:
+                    # another x264 encode joined on (stream copy): its own settings from here on
+                    joined = _x264_settings(bytes(packet))
+                    if joined and not _b_frames_skippable(joined, self._frame_dur, interval):
+                        mode = self.info.decode_mode = "reference"
+                        stream.codec_context.skip_frame = _SKIP[mode]
                 try:
                     frames = packet.decode()
                 except av.error.InvalidDataError:
@@ -391,6 +399,22 @@ class VideoReader:
 
     def _thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
         return self._fit(frame, self.settings.thumb_width, self.settings.thumb_height)
+
+
+def _x264_settings(data: bytes) -> dict[str, str]:
+    """The settings string x264 writes into the first frame of an encode, found in ``data`` (a
+    packet's bytes), as name -> value; empty when there is none."""
+    found = _X264.search(data)
+    return dict(kv.split("=", 1) for kv in found.group(1).decode().split() if "=" in kv) if found else {}
+
+
+def _b_frames_skippable(opts: dict[str, str], frame_dur: float, interval: float) -> bool:
+    """Whether x264 settings ``opts`` make every B-frame skippable (see
+    :meth:`VideoReader._x264_options`) for samples every ``interval`` s of frames ``frame_dur`` s
+    long: one reference frame, progressive, and a run of B-frames within a quarter of the interval."""
+    b_run = int(opts["bframes"]) if opts.get("bframes", "").isdigit() else 0
+    return opts.get("ref") == "1" and opts.get("interlaced") == "0" and 0 < b_run \
+        and 4 * (b_run + 1) * frame_dur <= interval
 
 
 def next_tick(tick: float, t: float, interval: float) -> float:

@@ -47,6 +47,49 @@ def test_b_frames_are_skipped_where_x264_says_nothing_refers_to_them(tmp_path):
     assert same.sum() >= 2 and np.array_equal(skip[same], kept[same])
 
 
+def _ts(path, frames, preset, start):
+    """An MPEG-TS of ``frames`` encoded by x264 at ``preset``, its timestamps from frame ``start``
+    on (25 fps): files of it joined byte by byte are one stream, as `cat` or a stream copy makes."""
+    with av.open(str(path), "w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        s.options = {"preset": preset, "bf": "3", "g": "250"}
+        for i, f in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts = start + i
+            for packet in s.encode(frame):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    return path
+
+
+def test_an_encode_joined_on_is_decoded_by_its_own_settings(tmp_path):
+    """A veryfast encode followed by a medium one (ref=3): the B-frames are skipped until the
+    medium part's settings arrive, then only non-reference ones, so its samples are the pictures
+    of a decode that keeps referenced B-frames."""
+    first = _ts(tmp_path / "a.ts", list(pan(photo("coffee"), 100, (320, 180), seed=4)), "veryfast", 0)
+    second = _ts(tmp_path / "b.ts", list(pan(photo("rocket"), 100, (320, 180), seed=5)), "medium", 100)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    assert read_samples(first, S)[2].decode_mode == "anchors"
+    (t_skip, skip, info), (t_kept, kept, _) = (read_samples(joined, SamplingSettings(skip_b_frames=on))
+                                               for on in (True, False))
+    assert info.decode_mode == "reference" and len(t_skip) == len(t_kept) == 8
+    same = np.isclose(t_skip, t_kept) & (t_kept >= 4)
+    assert same.sum() >= 3 and np.array_equal(skip[same], kept[same])
+
+
+def test_a_stream_without_timestamps_is_decoded_whole(tmp_path):
+    """A raw H.264 stream has no timestamps, so a frame's time is its count: skipping frames
+    would put samples at the wrong times."""
+    frames = list(pan(photo("coffee"), 100, (192, 108), seed=1))
+    path = write_video(tmp_path / "raw.h264", frames, fps=25, options={"preset": "veryfast", "bf": "3", "g": "250"})
+    times, _, info = read_samples(path, S)
+    assert info.decode_mode == "all" and info.decoded_frames == 100
+    np.testing.assert_allclose(times, [0, 1, 2, 3], atol=1e-6)
+
+
 def test_dense_keyframes_decode_keyframes_only(tmp_path):
     frames = list(pan(photo("rocket"), 100, (192, 108), seed=2))
     path = write_video(tmp_path / "k.mp4", frames, fps=25, options={"g": "25", "keyint_min": "25"})
