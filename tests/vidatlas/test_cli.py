@@ -153,3 +153,20 @@ def test_every_subcommand_explains_itself_without_noise():
         assert "(default: None)" not in text, name
         options = re.split(r" (?=--?[a-z])", text)
         assert not [o for o in options if len(re.findall(r"\(default", o)) > 1], name
+
+
+def test_the_program_exits_with_its_status_and_output_when_a_thread_pool_was_left_open(tmp_path):
+    """`vidatlas` leaves without the interpreter's teardown (vidatlas.cli.run), but as any exit
+    does it first tells thread pools to stop and waits for their threads: a pool nobody shut down
+    must neither hang the exit nor lose its work or the output."""
+    done = tmp_path / "done"
+    code = ("import concurrent.futures, pathlib, time\nimport vidatlas.cli as c\n"
+            "def main():\n"
+            "    pool = concurrent.futures.ThreadPoolExecutor(1)\n"
+            f"    pool.submit(lambda: (time.sleep(0.5), pathlib.Path({str(done)!r}).write_text('kept')))\n"
+            "    print('answer', end='')\n"
+            "    return 3\n"
+            "c.main = main\nc.run()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (3, "answer"), out.stderr
+    assert done.read_text() == "kept"
