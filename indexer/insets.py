@@ -18,6 +18,8 @@ import numpy as np
 
 from .decode import letterbox, refit
 
+VERSION = 2          # of the detector's answers: bump on any change to them. Insets kept with another
+                     # (a feature cache's entries, a bundle's records; none before 2026-12-08) are found again
 EDGE = 16            # colour step (0-255, largest channel) across a border, two pixels apart
 WINDOW = 6           # consecutive frames whose lines are pooled (1.5 s at a clip's 4 fps)
 INDEX_WINDOW = 4     # ... and at an index's sampling rate (4 s at 1 fps; with 6, videos under 12 s miss more)

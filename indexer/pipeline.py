@@ -32,7 +32,7 @@ from .debris import sweep, tag
 from .digest import weights_digest
 from .errors import Code, Exit, VidatlasError
 from .featurecache import FeatureCache, content_hash
-from .insets import scan
+from .insets import VERSION as INSETS_VERSION, scan
 from .labels import attach
 from .paths import fingerprints
 from .polling import wait_until
@@ -287,7 +287,7 @@ class Extractor:
         for w in info["warnings"]:
             report.warnings.append(f"{v.path}: {w}")
         thumbs = np.stack(acc.thumbs)[keep]
-        info["insets"] = _insets(thumbs)
+        info["insets"], info["insets_version"] = _insets(thumbs), INSETS_VERSION
         self.cache.put(piece.digest, times[keep], np.concatenate(acc.feats)[keep], thumbs, info, pixel_stats(thumbs))
         report.decoded += 1
         report.timings["decoded_frames"] = report.timings.get("decoded_frames", 0) + len(keep)
@@ -349,8 +349,9 @@ class VideoRows:
     def of_bundle(cls, content: BundleContent, i: int) -> "VideoRows":
         a, b = content.offsets[i], content.offsets[i + 1]
         record = content.videos[i]
-        if "insets" not in record:  # a bundle written before insets were looked for
-            record = {**record, "insets": _insets(np.load(content.thumbs[i], mmap_mode="r"))}
+        if "insets" not in record or record.get("insets_version") != INSETS_VERSION:  # never looked for, or by another detector
+            record = {**record, "insets": _insets(np.load(content.thumbs[i], mmap_mode="r")),
+                      "insets_version": INSETS_VERSION}
         return cls(record, content.frame_time[a:b], np.asarray(content.features[a:b]), content.codes[a:b],
                    content.recon_error[a:b], content.thumbs[i], content.pixel_stats[a:b])
 
@@ -364,16 +365,19 @@ def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float)
             "id": v.video_id, "path": str(v.path), "content_hash": digest, "frames": int(len(c.times)),
             "duration_s": _span(c.times, fps),
             **{k: info.get(k) for k in ("width", "height", "rotation", "codec", "decode_mode", "warnings")},
-            "insets": info["insets"] if "insets" in info else _cache_insets(cache, digest, c.thumbs_path),
+            "insets": info["insets"] if "insets" in info and info.get("insets_version") == INSETS_VERSION
+            else _cache_insets(cache, digest, c.thumbs_path),
+            "insets_version": INSETS_VERSION,
         }
         out.append(Extracted(record, c.times, c.thumbs_path, c.pixel_stats, cache))
     return out
 
 
 def _cache_insets(cache: FeatureCache, digest: str, thumbs: Path) -> list[list[int]]:
-    """The insets of an entry cached before insets were looked for: found once, then kept in it."""
+    """The insets of an entry cached by another version of the detector (or before insets were
+    looked for): found again once, then kept in it with this version."""
     found = _insets(np.load(thumbs, mmap_mode="r"))
-    cache.update_info(digest, {"insets": found})
+    cache.update_info(digest, {"insets": found, "insets_version": INSETS_VERSION})
     return found
 
 

@@ -11,7 +11,7 @@ import pytest
 from indexer import index, read_bundle
 from indexer.decode import read_samples
 from indexer.insets import _cumulative, _edges, _inside, _lines, _motions, _settle, insets
-from indexer.insets import CHUNK as INSET_CHUNK
+from indexer.insets import CHUNK as INSET_CHUNK, VERSION as INSETS_VERSION
 from indexer.pipeline import _insets
 from indexer.samples import pan, photo, write_video
 from indexer.settings import SamplingSettings
@@ -139,7 +139,8 @@ def test_too_few_frames_have_none():
 
 def test_the_indexer_records_each_videos_insets_also_for_videos_cached_before(tmp_path):
     """``vidatlas index`` looks for insets on each video's sampled frames and records them with the
-    video; a feature-cache entry written before insets were looked for gets them at the build."""
+    video; a feature-cache entry written before insets were looked for, or by another version of
+    the detector, gets them found again at the build."""
     x, y, w, h = 20, 30, 120, 68
     frames = _pip("astronaut", "chelsea", (x, y, w, h), frames=64, seed=2)
     write_video(tmp_path / "videos" / "pip.mp4", frames, fps=8, options={"crf": "30"})
@@ -163,14 +164,19 @@ def test_the_indexer_records_each_videos_insets_also_for_videos_cached_before(tm
                 out[entry] = dict(z)
         return out
     rewritten = 0
-    for entry, members in entries().items():  # as an earlier version cached them: no insets in the info
+    for entry, members in entries().items():
         info = json.loads(members["info"].tobytes().decode())
-        del info["insets"]
+        assert info["insets_version"] == INSETS_VERSION
+        if rewritten == 0:  # as versions before insets cached them: none in the info
+            del info["insets"], info["insets_version"]
+        else:  # as another version of the detector found them: stale answers
+            info["insets"], info["insets_version"] = [[0, 0, 10, 10]], INSETS_VERSION - 1
         np.savez(entry, **{**members, "info": np.frombuffer(json.dumps(info).encode(), np.uint8)})
         rewritten += 1
     assert rewritten == 2
     assert recorded(decoded=0) == first  # found from the cached thumbnails, not extracted again
-    assert all("insets" in json.loads(m["info"].tobytes().decode()) for m in entries().values())  # and kept
+    kept = [json.loads(m["info"].tobytes().decode()) for m in entries().values()]
+    assert all(k["insets_version"] == INSETS_VERSION for k in kept)  # and kept, with this version
 
 
 def test_a_long_video_is_scanned_in_chunks_and_keeps_the_inset_they_agree_on():

@@ -13,7 +13,8 @@ from indexer.decode import read_samples
 from indexer.digest import file_digest
 from indexer.featurecache import FeatureCache
 from indexer.mapmodel import MapModel
-from indexer.pipeline import fit_sample
+from indexer.insets import VERSION as INSETS_VERSION
+from indexer.pipeline import VideoRows, fit_sample
 from indexer.samples import scene_video
 from tests.conftest import FAST, ODD, SCENES
 from testkit.media import write_audio_only, write_huge_y4m
@@ -155,7 +156,8 @@ def test_rerun_resumes_from_the_feature_cache(tmp_path, collection):
 def _as_written_before_insets(version: Path) -> None:
     """A bundle version's records without ``insets``, as bundles were written before 2026-12-07."""
     path = version / "videos.json"
-    path.write_text(json.dumps([{k: v for k, v in r.items() if k != "insets"} for r in json.loads(path.read_text())]))
+    path.write_text(json.dumps([{k: v for k, v in r.items() if k not in ("insets", "insets_version")}
+                                for r in json.loads(path.read_text())]))
     manifest = json.loads((version / "manifest.json").read_text())
     manifest["files"]["videos.json"] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
     (version / "manifest.json").write_text(json.dumps(manifest))
@@ -229,3 +231,18 @@ def test_add_reads_a_bundle_whose_map_settings_name_retired_fields():
     manifest = {"sampling": asdict(FAST.sampling), "backbone": {"name": FAST.backbone.name},
                 "map": {**asdict(old_map), "neighbour_weight": 1.0}}
     assert _settings_of(manifest, IndexSettings()).map == old_map
+
+
+def test_a_bundles_insets_from_another_detector_version_are_found_again(atlas):
+    """Carrying a bundle's videos into a new version (`index --add`) keeps their insets only
+    when the detector that found them is this one; otherwise they are found again from the
+    bundle's own thumbnails."""
+    content = read_bundle(atlas).content
+    fresh = [VideoRows.of_bundle(content, i).record for i in range(len(content.videos))]
+    stale = replace(content, videos=[{**r, "insets": [[0, 0, 10, 10]], "insets_version": INSETS_VERSION - 1}
+                                                 for r in content.videos])
+    again = [VideoRows.of_bundle(stale, i).record for i in range(len(content.videos))]
+    assert [r["insets"] for r in again] == [r["insets"] for r in fresh]
+    assert all(r["insets_version"] == INSETS_VERSION for r in again)
+    kept = replace(content, videos=[{**r, "insets": [[0, 0, 10, 10]]} for r in fresh])
+    assert all(VideoRows.of_bundle(kept, i).record["insets"] == [[0, 0, 10, 10]] for i in range(len(fresh)))
