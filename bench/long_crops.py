@@ -120,7 +120,7 @@ def main(doc: str = __doc__, queries=queries, seconds: int = 60, seeds: tuple[in
     collection of ``seconds`` s videos per seed made and queried by ``queries``, scored by
     :func:`score` for ``systems``, the table written into ``section`` of BENCHMARKS.md."""
     systems = systems or {"served": {}, "nearest frames only": {"crop_diagonal_starts": 0},
-                         "ranked by score alone (called_first off)": {"called_first": False}}
+                         "results called a copy first (called_first)": {"called_first": True}}
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="one collection of 8 videos")
     p.add_argument("--videos", type=int, default=24, help=f"{seconds} s videos in each collection")

@@ -109,6 +109,6 @@ def queries(root: Path, videos: int, seed: int, embedder: ClipEmbedder) -> tuple
 if __name__ == "__main__":
     main(__doc__, queries, VIDEO_S, (8, 9),
          {"served": {}, "with the window scan (crop_scan_scales)": {"crop_scan_scales": (0.6, 0.67, 0.73, 0.8, 0.87, 0.93, 1.0)},
-          "ranked by score alone (called_first off)": {"called_first": False}},
+          "results called a copy first (called_first)": {"called_first": True}},
          "Copied pieces of footage shot other ways (zooms, hand-held, whip pans)",
          f", shots of {', '.join(STYLES)} (other footage shot the same ways)")

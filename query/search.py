@@ -14,10 +14,10 @@ fingerprints, then scores every candidate two ways on one query × video similar
   scored by the mean cosine similarity along it. A video with the same shots in another order
   cannot align all of them, so it ranks below the true copy.
 
-``MODE_SEGMENTS`` (the default) ranks the results called a copy (copy score at the calibrated
-threshold) first, then by ``0.9 × the best segment's strength + 0.1 × whole-video similarity``
-(the second term orders videos that share no copied segment); ``MODE_WHOLE_VIDEO`` ranks by
-whole-video similarity alone.
+``MODE_SEGMENTS`` (the default) ranks by ``0.9 × the best segment's strength + 0.1 × whole-video
+similarity`` (the second term orders videos that share no copied segment; ``called_first`` puts the
+results called a copy before the rest, off by default); ``MODE_WHOLE_VIDEO`` ranks by whole-video
+similarity alone.
 """
 from __future__ import annotations
 

@@ -152,12 +152,15 @@ class SearchSettings:
     still reach 0.76, and duplicate groups link 5 false pairs at 0.585, 8 at 0.57, 12 at 0.55 and 24 at
     0.5 (18 / 34 / 100 at 0.585 / 0.55 / 0.5 before the copy score counted the shorter side): a
     longer video offers more chance alignments."""
-    called_first: bool = True
+    called_first: bool = False
     """In segments mode, results called a copy (copy score at the threshold) rank before the
-    rest, then by score: a copy whose best segment is short ranks above a longer resemblance
-    that is not called one. Measured offline (2026-12-07, stop 38) on stored top-30 answers of
-    footage shot as zooms and hand-held (bench/shot_styles.py) and of long videos
-    (bench/long_crops.py): 4 more queries at rank 1, none lost."""
+    rest, then by score. Off by default: with it on (2026-12-08), bench/long_crops.py found one
+    cropped piece more at rank 1 (35 of 56) and bench/shot_styles.py none (37 of 56), but
+    bench/quality.py's transformed pieces fell 0.97 -> 0.94 at rank 1 (cropped 0.92 -> 0.75,
+    brighter 1.00 -> 0.91) and its non-copies' highest returned copy score rose 0.544 -> 0.613:
+    other footage of an indexed picture registered as a crop of it is called a copy more often
+    than a true crop is, and ranking the called first puts it on top (and brings a buried false
+    copy into the first results)."""
     anomaly_neighbours: int = 3
     """A video's path isolation is its mean fingerprint distance to this many nearest videos."""
     path_isolation_weight: float = 0.5

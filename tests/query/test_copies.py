@@ -75,13 +75,14 @@ def test_results_called_a_copy_rank_before_the_rest():
 
 
 def test_the_search_ranks_its_called_results_first(searcher, embed, tmp_path):
-    """Whatever the threshold, a search's called results come first, each group in score order."""
+    """With ``called_first`` (off by default), whatever the threshold, a search's called results
+    come first, each group in score order."""
     q = embed(_reshot("a/harbour", 9, seed=1) + _video("a/museum")[3 * FPS:6 * FPS], tmp_path / "q.mp4")
     k = len(searcher.ids)
     plain = Searcher(searcher.bundle, dataclasses.replace(searcher.settings, called_first=False)).similar(q, k)
     copy = {m.video_id: m.copy_score for m in plain}
     for t in sorted({c for c in copy.values() if c > 0}):
-        res = Searcher(searcher.bundle, dataclasses.replace(searcher.settings, copy_threshold=t)).similar(q, k)
+        res = Searcher(searcher.bundle, dataclasses.replace(searcher.settings, copy_threshold=t, called_first=True)).similar(q, k)
         assert sorted(m.video_id for m in res) == sorted(copy)
         assert [m.is_copy for m in res] == sorted((m.is_copy for m in res), reverse=True), t
         for called in (True, False):
