@@ -154,13 +154,11 @@ class SearchSettings:
     longer video offers more chance alignments."""
     called_first: bool = False
     """In segments mode, results called a copy (copy score at the threshold) rank before the
-    rest, then by score. Off by default: with it on (2026-12-08), bench/long_crops.py found one
-    cropped piece more at rank 1 (35 of 56) and bench/shot_styles.py none (37 of 56), but
-    bench/quality.py's transformed pieces fell 0.97 -> 0.94 at rank 1 (cropped 0.92 -> 0.75,
-    brighter 1.00 -> 0.91) and its non-copies' highest returned copy score rose 0.544 -> 0.613:
-    other footage of an indexed picture registered as a crop of it is called a copy more often
-    than a true crop is, and ranking the called first puts it on top (and brings a buried false
-    copy into the first results)."""
+    rest, then by score. Off by default: bench/quality.py --cases copies with it on and off
+    (2026-12-08, same code otherwise) found whole copies made other ways 0.95 against 0.98 at rank
+    1 (contrast, slower and combined copies: a called other video above a true copy scored just
+    under the threshold) and everything else the same; bench/long_crops.py one cropped piece more
+    with it (35 of 56), bench/shot_styles.py none (37 of 56)."""
     anomaly_neighbours: int = 3
     """A video's path isolation is its mean fingerprint distance to this many nearest videos."""
     path_isolation_weight: float = 0.5
