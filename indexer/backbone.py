@@ -80,18 +80,18 @@ def fold_batch_norms(model: torch.nn.Module, probe_size: int = 64) -> torch.nn.M
     a 224x126 frame, one thread; measured 2026-12-07); outputs agree to float rounding (3e-6)."""
     from timm.layers import BatchNormAct2d
     nn = torch.nn
-    made: dict[int, nn.Module] = {}  # id of a convolution's output -> the convolution
-    pairs: list[tuple[nn.Module, nn.Module]] = []
+    made: dict[int, str] = {}  # id of a convolution's output -> the convolution's name
+    pairs: list[tuple[str, str]] = []  # (convolution, the norm reading its output), by name
 
-    def after_conv(module, inputs, output):
-        made[id(output)] = module
-
-    def after_norm(module, inputs, output):
-        if id(inputs[0]) in made:
-            pairs.append((made[id(inputs[0])], module))
-    hooks = [m.register_forward_hook(after_conv) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    hooks += [m.register_forward_hook(after_norm) for m in model.modules()
-              if type(m) in (nn.BatchNorm2d, BatchNormAct2d) and m.track_running_stats]
+    def hook(name: str, conv: bool):
+        def seen(module, inputs, output):
+            if conv:
+                made[id(output)] = name
+            elif id(inputs[0]) in made:
+                pairs.append((made[id(inputs[0])], name))
+        return seen
+    hooks = [m.register_forward_hook(hook(name, isinstance(m, nn.Conv2d))) for name, m in model.named_modules()
+             if isinstance(m, nn.Conv2d) or (type(m) in (nn.BatchNorm2d, BatchNormAct2d) and m.track_running_stats)]
     probe = torch.randn(2, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0))
     try:
         with torch.inference_mode():
@@ -101,18 +101,17 @@ def fold_batch_norms(model: torch.nn.Module, probe_size: int = 64) -> torch.nn.M
             h.remove()
     if not pairs:
         return model
-    names = {id(m): name for name, m in model.named_modules()}
     folded = copy.deepcopy(model)
     modules = dict(folded.named_modules())
     with torch.no_grad():
         for conv, norm in pairs:
-            c, b = modules[names[id(conv)]], modules[names[id(norm)]]
+            c, b = modules[conv], modules[norm]
             scale = (b.weight if b.affine else torch.ones_like(b.running_var)) / torch.sqrt(b.running_var + b.eps)
             shift = b.bias if b.affine else torch.zeros_like(b.running_mean)
             bias = c.bias if c.bias is not None else torch.zeros_like(b.running_mean)
             c.weight.copy_(c.weight * scale.view(-1, *([1] * (c.weight.dim() - 1))))
             c.bias = nn.Parameter((bias - b.running_mean) * scale + shift, requires_grad=False)
-            parent, _, attr = names[id(norm)].rpartition(".")
+            parent, _, attr = norm.rpartition(".")
             setattr(modules[parent] if parent else folded, attr,
                     nn.Sequential(b.drop, b.act) if isinstance(b, BatchNormAct2d) else nn.Identity())
         got = folded(probe)

@@ -182,8 +182,7 @@ class VideoReader:
 
     def _plan(self) -> str:
         interval = 1.0 / self.settings.fps
-        rate = self._stream.guessed_rate or self._stream.average_rate
-        frame_dur = 1.0 / float(rate) if rate else 1.0 / 25
+        frame_dur = self._frame_dur()
         mode = self.settings.keyframes
         if self._container.format.name in _UNTIMED_FORMATS:
             return "all"
@@ -199,10 +198,14 @@ class VideoReader:
             return "all"
         # skipping non-reference frames moves a sample by at most a couple of frames; skipping
         # every B-frame by at most a run of them, kept within a quarter of the interval
-        self._frame_dur = frame_dur
         if self.settings.skip_b_frames and _b_frames_skippable(self._x264_options(), frame_dur, interval):
             return "anchors"
         return "reference"
+
+    def _frame_dur(self) -> float:
+        """A frame's duration from the stream's declared rate (1/25 s when it declares none)."""
+        rate = self._stream.guessed_rate or self._stream.average_rate
+        return 1.0 / float(rate) if rate else 1.0 / 25
 
     def _x264_options(self) -> dict[str, str]:
         """The encoder's settings when x264 made the stream (it writes them into the first frame),
@@ -277,7 +280,7 @@ class VideoReader:
                 if mode == "anchors" and packet.is_keyframe:
                     # another x264 encode joined on (stream copy): its own settings from here on
                     joined = _x264_settings(bytes(packet))
-                    if joined and not _b_frames_skippable(joined, self._frame_dur, interval):
+                    if joined and not _b_frames_skippable(joined, self._frame_dur(), interval):
                         mode = self.info.decode_mode = "reference"
                         stream.codec_context.skip_frame = _SKIP[mode]
                 try:

@@ -287,7 +287,7 @@ class Extractor:
         for w in info["warnings"]:
             report.warnings.append(f"{v.path}: {w}")
         thumbs = np.stack(acc.thumbs)[keep]
-        info["insets"], info["insets_version"] = _insets(thumbs), INSETS_VERSION
+        info.update(_found_insets(thumbs))
         self.cache.put(piece.digest, times[keep], np.concatenate(acc.feats)[keep], thumbs, info, pixel_stats(thumbs))
         report.decoded += 1
         report.timings["decoded_frames"] = report.timings.get("decoded_frames", 0) + len(keep)
@@ -304,6 +304,19 @@ def _insets(thumbs: np.ndarray) -> list[list[int]]:
     except Exception:  # a detector bug must not lose the video
         log.exception("inset scan failed; indexed without insets")
         return []
+
+
+def _found_insets(thumbs: np.ndarray) -> dict:
+    """A video's insets and the detector's version, as cache entries and bundle records keep them."""
+    return {"insets": _insets(thumbs), "insets_version": INSETS_VERSION}
+
+
+def _kept_insets(info: dict) -> dict | None:
+    """The insets and version kept in ``info`` (a cache entry's or a bundle record) if this
+    version of the detector found them; None when another did, or none looked."""
+    if "insets" in info and info.get("insets_version") == INSETS_VERSION:
+        return {"insets": info["insets"], "insets_version": INSETS_VERSION}
+    return None
 
 
 def _span(times: np.ndarray, fps: float) -> float:
@@ -349,9 +362,8 @@ class VideoRows:
     def of_bundle(cls, content: BundleContent, i: int) -> "VideoRows":
         a, b = content.offsets[i], content.offsets[i + 1]
         record = content.videos[i]
-        if "insets" not in record or record.get("insets_version") != INSETS_VERSION:  # never looked for, or by another detector
-            record = {**record, "insets": _insets(np.load(content.thumbs[i], mmap_mode="r")),
-                      "insets_version": INSETS_VERSION}
+        if _kept_insets(record) is None:
+            record = {**record, **_found_insets(np.load(content.thumbs[i], mmap_mode="r"))}
         return cls(record, content.frame_time[a:b], np.asarray(content.features[a:b]), content.codes[a:b],
                    content.recon_error[a:b], content.thumbs[i], content.pixel_stats[a:b])
 
@@ -365,19 +377,17 @@ def _load(cache: FeatureCache, entries: list[tuple[VideoFile, str]], fps: float)
             "id": v.video_id, "path": str(v.path), "content_hash": digest, "frames": int(len(c.times)),
             "duration_s": _span(c.times, fps),
             **{k: info.get(k) for k in ("width", "height", "rotation", "codec", "decode_mode", "warnings")},
-            "insets": info["insets"] if "insets" in info and info.get("insets_version") == INSETS_VERSION
-            else _cache_insets(cache, digest, c.thumbs_path),
-            "insets_version": INSETS_VERSION,
+            **(_kept_insets(info) or _cache_insets(cache, digest, c.thumbs_path)),
         }
         out.append(Extracted(record, c.times, c.thumbs_path, c.pixel_stats, cache))
     return out
 
 
-def _cache_insets(cache: FeatureCache, digest: str, thumbs: Path) -> list[list[int]]:
+def _cache_insets(cache: FeatureCache, digest: str, thumbs: Path) -> dict:
     """The insets of an entry cached by another version of the detector (or before insets were
     looked for): found again once, then kept in it with this version."""
-    found = _insets(np.load(thumbs, mmap_mode="r"))
-    cache.update_info(digest, {"insets": found, "insets_version": INSETS_VERSION})
+    found = _found_insets(np.load(thumbs, mmap_mode="r"))
+    cache.update_info(digest, found)
     return found
 
 

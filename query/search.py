@@ -570,7 +570,8 @@ class Searcher:
         then the best) are refined (:func:`register`) on that pair and the moments either side (one
         geometry serves a whole copied piece), from that window and, when ``crop_scan_scales`` is
         set, from the best window a scan of the pair's video frame at every position finds
-        (:func:`scan_windows`); the best fit of every start and window is kept, and that one window is compared with every frame around them, from every slot.
+        (:func:`scan_windows`); the best fit of every start and window is kept, and that one window
+        is compared with every frame around them, from every slot.
         ``candidates`` are the first rows of the cubes. Returns the window registered for each
         candidate row refined."""
         st = self.settings
